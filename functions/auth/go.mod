@@ -1,0 +1,3 @@
+module github.com/xmojo/diary/functions/auth
+
+go 1.26.0

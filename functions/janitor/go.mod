@@ -1,0 +1,3 @@
+module github.com/xmojo/diary/functions/janitor
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/xmojo/diary/functions/jobs
+
+go 1.26.0

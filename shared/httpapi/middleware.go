@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/xmojo/diary/shared/session"
+	"github.com/xmojo/diary/shared/token"
+)
+
+type ctxKey int
+
+const (
+	loggerKey ctxKey = iota
+	principalKey
+	requestIDKey
+)
+
+// RequestIDHeader carries the request id between client, gateway and functions.
+const RequestIDHeader = "X-Request-Id"
+
+// Logger returns the request's logger (with its request id), or the default logger.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// RequestID returns the request's id, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Observe is the outer middleware of every function: it assigns or carries the request id,
+// puts a logger with it in the context, recovers panics into a 500 in the error shape, and
+// writes one JSON access-log line per request. The line holds the method, the route
+// pattern (never the query string, which may hold tokens or search terms), status, size and
+// duration.
+func Observe(base *slog.Logger, service string, next http.Handler) http.Handler {
+	if base == nil {
+		base = slog.Default()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+			r.Header.Set(RequestIDHeader, id)
+		}
+		w.Header().Set(RequestIDHeader, id)
+		logger := base.With("request_id", id, "service", service)
+		ctx := context.WithValue(r.Context(), loggerKey, logger)
+		ctx = context.WithValue(ctx, requestIDKey, id)
+		r = r.WithContext(ctx)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				logger.Error("panic", "panic", p, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					Fail(rec, r, errors.New("panic"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = r.URL.Path
+			}
+			logger.Info("request",
+				"method", r.Method,
+				"route", route,
+				"status", rec.status,
+				"bytes", rec.bytes,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// TrimTrailingSlash serves "/a/b/" as "/a/b", as the API contract allows.
+func TrimTrailingSlash(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = strings.TrimRight(p, "/")
+			if r2.URL.Path == "" {
+				r2.URL.Path = "/"
+			}
+			r2.URL.RawPath = ""
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	UserID  string
+	Tier    string
+	Session session.Session
+}
+
+// PrincipalFrom returns the caller put in the context by Authenticate.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey).(Principal)
+	return p, ok
+}
+
+// WithPrincipal returns ctx carrying p (for tests and in-process callers).
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey, p)
+}
+
+// SessionGetter finds live sessions; *session.Store satisfies it.
+type SessionGetter interface {
+	Get(ctx context.Context, id string) (session.Session, error)
+}
+
+// Authenticate requires a valid bearer access token whose session is still alive, and
+// puts the caller in the request context. Every failure answers the same 401.
+func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := bearer(r)
+		if !ok {
+			Fail(w, r, ErrUnauthorized)
+			return
+		}
+		claims, err := v.Verify(raw)
+		if err != nil {
+			Logger(r.Context()).Info("access token rejected", "reason", reasonOf(err))
+			Fail(w, r, ErrUnauthorized)
+			return
+		}
+		sess, err := sessions.Get(r.Context(), claims.SessionID)
+		if errors.Is(err, session.ErrNotFound) || (err == nil && sess.UserID != claims.Subject) {
+			Fail(w, r, ErrUnauthorized)
+			return
+		}
+		if err != nil {
+			Fail(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable", Detail: "sessions are unavailable, try again shortly", RetryAfter: 5 * time.Second})
+			Logger(r.Context()).Error("session lookup failed", "error", err.Error())
+			return
+		}
+		ctx := context.WithValue(r.Context(), principalKey, Principal{UserID: claims.Subject, Tier: claims.Tier, Session: sess})
+		ctx = context.WithValue(ctx, loggerKey, Logger(ctx).With("user_id", claims.Subject))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// reasonOf keeps only the token library's message, which never holds the token itself.
+func reasonOf(err error) string {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, raw, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	raw = strings.TrimSpace(raw)
+	return raw, raw != ""
+}

@@ -1,0 +1,91 @@
+// Package platform connects a function to the services every HTTP function needs:
+// PostgreSQL, Redis, the session store and the access-token verifier. Each function embeds
+// Config in its own config struct and calls Connect from its Start hook.
+package platform
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/xmojo/diary/shared/session"
+	"github.com/xmojo/diary/shared/store"
+	"github.com/xmojo/diary/shared/token"
+)
+
+// Config is the part of every HTTP function's settings that reaches the shared services.
+type Config struct {
+	DatabaseURL  string `envconfig:"DATABASE_URL" required:"true"`
+	RedisURL     string `envconfig:"REDIS_URL" required:"true"`
+	JWTPublicKey string `envconfig:"JWT_PUBLIC_KEY" required:"true"`
+	JWTIssuer    string `envconfig:"JWT_ISSUER" default:"diary-auth"`
+	JWTAudience  string `envconfig:"JWT_AUDIENCE" default:"diary-api"`
+	SessionKey   string `envconfig:"SESSION_KEY" required:"true"`
+}
+
+// Services are the live connections built from Config.
+type Services struct {
+	DB       *pgxpool.Pool
+	Redis    *redis.Client
+	Sessions *session.Store
+	Verifier *token.Verifier
+}
+
+// Connect opens the connections. Errors name the setting at fault, never its value.
+func Connect(ctx context.Context, cfg Config) (*Services, error) {
+	pub, err := token.ParsePublicKey(cfg.JWTPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("platform: JWT_PUBLIC_KEY: %w", err)
+	}
+	sessKey, err := base64.StdEncoding.DecodeString(cfg.SessionKey)
+	if err != nil || len(sessKey) != 32 {
+		return nil, errors.New("platform: SESSION_KEY must be the standard base64 of 32 bytes")
+	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, errors.New("platform: REDIS_URL is not a valid redis:// URL")
+	}
+	rdb := redis.NewClient(ropts)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("platform: REDIS_URL: redis does not answer: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("platform: DATABASE_URL: %w", err)
+	}
+	sessions, err := session.NewStore(rdb, sessKey)
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("platform: SESSION_KEY: %w", err)
+	}
+	return &Services{
+		DB:       db,
+		Redis:    rdb,
+		Sessions: sessions,
+		Verifier: token.NewVerifier(pub, cfg.JWTIssuer, cfg.JWTAudience),
+	}, nil
+}
+
+// Ready reports whether PostgreSQL and Redis answer.
+func (s *Services) Ready(ctx context.Context) (bool, error) {
+	if err := s.DB.Ping(ctx); err != nil {
+		return false, fmt.Errorf("platform: postgres: %w", err)
+	}
+	if err := s.Redis.Ping(ctx).Err(); err != nil {
+		return false, fmt.Errorf("platform: redis: %w", err)
+	}
+	return true, nil
+}
+
+// Close releases the connections.
+func (s *Services) Close() {
+	s.DB.Close()
+	_ = s.Redis.Close()
+}

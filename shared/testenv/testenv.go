@@ -1,0 +1,207 @@
+// Package testenv gives tests the real services that scripts/test starts (PostgreSQL,
+// Redis, versitygw) and a few helpers to reach them: users with live sessions, a captured
+// log, and JSON requests against a handler. A test that cannot reach the services fails;
+// it never skips.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/token"
+)
+
+// Env returns the process environment as a map after checking that scripts/test's
+// settings are present.
+func Env(t testing.TB) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "SESSION_KEY"} {
+		if env[k] == "" {
+			t.Fatalf("%s is not set: run the tests with scripts/test, which starts the services", k)
+		}
+	}
+	return env
+}
+
+// Services connects to the test PostgreSQL and Redis and closes them when the test ends.
+func Services(t testing.TB) *platform.Services {
+	t.Helper()
+	var cfg platform.Config
+	if err := config.Load(Env(t), &cfg); err != nil {
+		t.Fatalf("config.Load() = %v", err)
+	}
+	svc, err := platform.Connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("platform.Connect() = %v", err)
+	}
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+// Issuer returns a token issuer with the test signing key.
+func Issuer(t testing.TB) *token.Issuer {
+	t.Helper()
+	env := Env(t)
+	key, err := token.ParsePrivateKey(env["JWT_PRIVATE_KEY"])
+	if err != nil {
+		t.Fatalf("JWT_PRIVATE_KEY: %v", err)
+	}
+	iss, aud := env["JWT_ISSUER"], env["JWT_AUDIENCE"]
+	if iss == "" {
+		iss = "diary-auth"
+	}
+	if aud == "" {
+		aud = "diary-api"
+	}
+	return token.NewIssuer(key, iss, aud)
+}
+
+// User is a user created directly in the database with a live session.
+type User struct {
+	ID          string
+	Email       string
+	Tier        string
+	SessionID   string
+	AccessToken string
+	// MasterKey is the uce user's master key (nil for e2e), as the session holds it.
+	MasterKey []byte
+	PublicKey []byte
+}
+
+func randomBytes(t testing.TB, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// NewUser inserts a user of the tier (without going through signup, so it is fast) and
+// opens a session for it. The stored wrapped keys are random bytes: such a user cannot
+// log in with a password, only use the returned access token.
+func NewUser(t testing.TB, svc *platform.Services, tier string) User {
+	t.Helper()
+	ctx := context.Background()
+	u := User{ID: uuid.NewString(), Tier: tier, PublicKey: randomBytes(t, 32)}
+	u.Email = "t-" + u.ID[:8] + "@example.test"
+	var salt, wrappedMaster, wrappedPriv []byte
+	if tier == "uce" {
+		u.MasterKey = randomBytes(t, 32)
+		salt, wrappedMaster, wrappedPriv = randomBytes(t, 16), randomBytes(t, 72), randomBytes(t, 72)
+	}
+	_, err := svc.DB.Exec(ctx, `
+		INSERT INTO users (id, email, password_hash, encryption_tier, public_key, kdf_salt, wrapped_master_key, wrapped_private_key)
+		VALUES ($1, $2, 'not-a-bcrypt-hash', $3, $4, $5, $6, $7)`,
+		u.ID, u.Email, tier, u.PublicKey, salt, wrappedMaster, wrappedPriv)
+	if err != nil {
+		t.Fatalf("insert user: %v", err)
+	}
+	sess, _, err := svc.Sessions.Create(ctx, u.ID, tier, u.MasterKey)
+	if err != nil {
+		t.Fatalf("create session: %v", err)
+	}
+	u.SessionID = sess.ID
+	u.AccessToken, _, err = Issuer(t).Issue(u.ID, sess.ID, tier)
+	if err != nil {
+		t.Fatalf("issue token: %v", err)
+	}
+	return u
+}
+
+// LogBuffer is a concurrency-safe buffer for captured logs.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// CaptureLogs points slog's default logger at a buffer for the test's duration (tests that
+// use it must not run in parallel with each other) and returns the buffer.
+func CaptureLogs(t testing.TB) *LogBuffer {
+	t.Helper()
+	buf := &LogBuffer{}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(io.MultiWriter(buf, os.Stderr), &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return buf
+}
+
+// Response is a recorded answer.
+type Response struct {
+	*httptest.ResponseRecorder
+}
+
+// JSON decodes the body into v, failing the test on malformed JSON.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body.Bytes(), v); err != nil {
+		t.Fatalf("decode %q: %v", r.Body.String(), err)
+	}
+}
+
+// Do sends a request to h. body is marshalled to JSON unless it is a string or []byte,
+// which are sent as they are; headers are "Name", "value" pairs; accessToken may be "".
+func Do(t testing.TB, h http.Handler, method, path, accessToken string, body any, headers ...string) Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if accessToken != "" {
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return Response{rec}
+}
