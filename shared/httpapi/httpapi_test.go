@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/xmojo/diary/shared/store"
+)
+
+type sample struct {
+	Name string `json:"name"`
+	Age  int    `json:"age"`
+}
+
+func TestDecodeJSON(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		wantStatus  int
+		wantCode    string
+	}{
+		{"valid", "application/json", `{"name":"a","age":3}`, 0, ""},
+		{"valid with charset", "application/json; charset=utf-8", `{"name":"a"}`, 0, ""},
+		{"wrong content type", "text/plain", `{"name":"a"}`, 415, "unsupported_media_type"},
+		{"no content type", "", `{"name":"a"}`, 415, "unsupported_media_type"},
+		{"malformed", "application/json", `{"name":`, 400, "malformed_json"},
+		{"not an object", "application/json", `[1,2]`, 400, "malformed_json"},
+		{"empty", "application/json", ``, 400, "malformed_json"},
+		{"trailing data", "application/json", `{"name":"a"} {"name":"b"}`, 400, "malformed_json"},
+		{"unknown field", "application/json", `{"name":"a","admin":true}`, 400, "unknown_field"},
+		{"wrong type", "application/json", `{"age":"old"}`, 422, "validation_error"},
+		{"too large", "application/json", `{"name":"` + strings.Repeat("x", 200) + `"}`, 413, "body_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			var dst sample
+			err := DecodeJSON(httptest.NewRecorder(), r, &dst, 100)
+			if tt.wantStatus == 0 {
+				if err != nil {
+					t.Fatalf("DecodeJSON(%q) = %v, want nil", tt.body, err)
+				}
+				return
+			}
+			var apiErr *Error
+			if !errors.As(err, &apiErr) || apiErr.Status != tt.wantStatus || apiErr.Code != tt.wantCode {
+				t.Fatalf("DecodeJSON(%q) = %v, want %d %s", tt.body, err, tt.wantStatus, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestFail(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantCode   string
+		hidden     string
+	}{
+		{"api error", NewError(409, "email_taken", "taken"), 409, "email_taken", ""},
+		{"not found", fmt.Errorf("get: %w", store.ErrNotFound), 404, "not_found", ""},
+		{"conflict", fmt.Errorf("put: %w", store.ErrConflict), 409, "conflict", ""},
+		{"unavailable", fmt.Errorf("x: %w", store.ErrUnavailable), 503, "service_unavailable", ""},
+		{"internal", errors.New("pq: relation secret_table does not exist"), 500, "internal_error", "secret_table"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), tt.err)
+			var body map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q is not JSON: %v", rec.Body.String(), err)
+			}
+			if rec.Code != tt.wantStatus || body["code"] != tt.wantCode || body["detail"] == "" {
+				t.Fatalf("Fail(%v) = %d %v, want %d %s", tt.err, rec.Code, body, tt.wantStatus, tt.wantCode)
+			}
+			if tt.hidden != "" && strings.Contains(rec.Body.String(), tt.hidden) {
+				t.Errorf("Fail(%v) leaked %q to the client", tt.err, tt.hidden)
+			}
+			if tt.wantStatus == 503 && rec.Header().Get("Retry-After") == "" {
+				t.Errorf("Fail(%v) has no Retry-After", tt.err)
+			}
+		})
+	}
+}
+
+func TestValidationFields(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), Invalid(map[string]string{"email": "is not an email"}))
+	var body struct {
+		Code   string            `json:"code"`
+		Fields map[string]string `json:"fields"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 422 || body.Code != "validation_error" || body.Fields["email"] == "" {
+		t.Fatalf("Invalid() answered %d %+v, want 422 with fields.email", rec.Code, body)
+	}
+}
+
+func TestTrimTrailingSlash(t *testing.T) {
+	var got string
+	h := TrimTrailingSlash(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.URL.Path }))
+	for in, want := range map[string]string{"/api/v1/entries/": "/api/v1/entries", "/": "/", "/a//": "/a", "/a/b": "/a/b"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, in, nil))
+		if got != want {
+			t.Errorf("TrimTrailingSlash(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestObserveRecoversAndKeepsRequestID(t *testing.T) {
+	h := Observe(nil, "test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/x?token=secret", nil)
+	req.Header.Set(RequestIDHeader, "abc-123")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 500 || rec.Header().Get(RequestIDHeader) != "abc-123" {
+		t.Fatalf("Observe(panic) = %d id %q, want 500 id abc-123", rec.Code, rec.Header().Get(RequestIDHeader))
+	}
+	req = httptest.NewRequest(http.MethodGet, "/x", nil)
+	req.Header.Set(RequestIDHeader, "bad id\nwith newline")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if id := rec.Header().Get(RequestIDHeader); id == "" || strings.Contains(id, " ") {
+		t.Fatalf("Observe kept an unsafe request id %q", id)
+	}
+}

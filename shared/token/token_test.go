@@ -1,0 +1,82 @@
+package token
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func keys(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, priv
+}
+
+func TestVerify(t *testing.T) {
+	pub, priv := keys(t)
+	_, otherPriv := keys(t)
+	v := NewVerifier(pub, "diary-auth", "diary-api")
+	good, _, err := NewIssuer(priv, "diary-auth", "diary-api").Issue("u1", "s1", "uce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := func(aud string, exp time.Time) Claims {
+		return Claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "diary-auth", Subject: "u1", Audience: jwt.ClaimStrings{aud},
+			ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(time.Now().Add(-time.Hour))}, SessionID: "s1", Tier: "uce"}
+	}
+	sign := func(m jwt.SigningMethod, key any, c Claims) string {
+		s, err := jwt.NewWithClaims(m, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	later := time.Now().Add(time.Hour)
+	expired := NewIssuer(priv, "diary-auth", "diary-api")
+	expired.now = func() time.Time { return time.Now().Add(-time.Hour) }
+	expiredTok, _, _ := expired.Issue("u1", "s1", "uce")
+	tests := []struct {
+		name  string
+		raw   string
+		valid bool
+	}{
+		{"good", good, true},
+		{"other key", sign(jwt.SigningMethodEdDSA, otherPriv, claims("diary-api", later)), false},
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims("diary-api", later)), false},
+		{"hs256 with public key", sign(jwt.SigningMethodHS256, []byte(pub), claims("diary-api", later)), false},
+		{"expired", expiredTok, false},
+		{"wrong audience", sign(jwt.SigningMethodEdDSA, priv, claims("other-api", later)), false},
+		{"garbage", "abc.def.ghi", false},
+		{"tampered", good[:len(good)-2] + strings.Repeat("A", 2), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := v.Verify(tt.raw)
+			if (err == nil) != tt.valid {
+				t.Fatalf("Verify(%s) = %v, want valid=%v", tt.name, err, tt.valid)
+			}
+			if tt.valid && (c.Subject != "u1" || c.SessionID != "s1" || c.Tier != "uce") {
+				t.Fatalf("Verify(%s) claims = %+v", tt.name, c)
+			}
+		})
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	raw, _, _ := NewIssuer(priv, "i", "a").Issue("u", "s", "e2e")
+	v := NewVerifier(pub, "i", "a")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
