@@ -1,0 +1,138 @@
+// Package auth is the auth function: accounts, logins and sessions under /api/v1/auth.
+// It signs up users of either tier (generating and wrapping a uce user's master key and
+// X25519 key pair), checks passwords, unwraps the uce master key into the session at
+// login, issues access tokens (it alone holds the signing key) and rotating refresh
+// tokens, spends recovery codes, reports the features of the caller's tier, and rate
+// limits password and recovery-code guessing in Redis.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/platform"
+)
+
+// Config is the auth function's settings, read from the environment at Start.
+type Config struct {
+	platform.Config
+	// JWTPrivateKey is the standard base64 of the 32-byte Ed25519 seed that signs access
+	// tokens. Only this function holds it; it must match JWT_PUBLIC_KEY.
+	JWTPrivateKey string `envconfig:"JWT_PRIVATE_KEY" required:"true"`
+	// StorageQuotaBytes is each user's media quota, reported by /features.
+	StorageQuotaBytes int64 `envconfig:"STORAGE_QUOTA_BYTES" default:"1073741824"`
+	// KDFConcurrency bounds how many Argon2id derivations (64 MiB each) run at once, so a
+	// login storm queues instead of exhausting memory.
+	KDFConcurrency int `envconfig:"KDF_CONCURRENCY" default:"2"`
+	// LoginRateIPLimit attempts (login and recovery-code checks) are allowed per client
+	// address (an IPv6 client by its /64) in each LoginRateIPWindow.
+	LoginRateIPLimit  int           `envconfig:"LOGIN_RATE_IP_LIMIT" default:"10"`
+	LoginRateIPWindow time.Duration `envconfig:"LOGIN_RATE_IP_WINDOW" default:"1m"`
+	// LoginRateAccountLimit failed attempts are allowed per email in each
+	// LoginRateAccountWindow; a success clears the count.
+	LoginRateAccountLimit  int           `envconfig:"LOGIN_RATE_ACCOUNT_LIMIT" default:"5"`
+	LoginRateAccountWindow time.Duration `envconfig:"LOGIN_RATE_ACCOUNT_WINDOW" default:"15m"`
+	// TrustedProxies lists the proxies (addresses or CIDR prefixes, comma-separated) whose
+	// X-Forwarded-For is believed. Empty, the default, trusts none: the client address is
+	// the connection's, and a client cannot spoof it with a header.
+	TrustedProxies []string `envconfig:"TRUSTED_PROXIES"`
+}
+
+// Function is the auth function in knative/func's shape: New, then Start, Handle, Ready,
+// Alive and Stop.
+type Function struct {
+	// handler is set once Start has connected; until then Handle answers 503.
+	handler atomic.Pointer[http.Handler]
+	svc     *platform.Services
+	ownsSvc bool
+}
+
+// New returns an auth function that is configured by Start.
+func New() *Function {
+	return &Function{}
+}
+
+// NewWithServices returns an auth function that is ready to serve with already connected
+// services, for tests and the in-process gateway. logger may be nil for slog.Default();
+// the caller keeps ownership of svc. An error names the setting at fault.
+func NewWithServices(cfg Config, svc *platform.Services, logger *slog.Logger) (*Function, error) {
+	f := &Function{}
+	if err := f.init(cfg, svc, logger); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Function) init(cfg Config, svc *platform.Services, logger *slog.Logger) error {
+	s, err := newServer(cfg, svc)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	h := routes(s, svc, logger)
+	f.svc = svc
+	f.handler.Store(&h)
+	return nil
+}
+
+// Start reads the configuration from env and connects to PostgreSQL and Redis. An error
+// names the setting at fault and makes readiness fail.
+func (f *Function) Start(ctx context.Context, env map[string]string) error {
+	var cfg Config
+	if err := config.Load(env, &cfg); err != nil {
+		return fmt.Errorf("auth: start: %w", err)
+	}
+	// Check the auth settings before connecting, so a bad key is reported as such rather
+	// than hidden behind a connection error.
+	if _, err := cfg.parse(); err != nil {
+		return fmt.Errorf("auth: start: %w", err)
+	}
+	svc, err := platform.Connect(ctx, cfg.Config)
+	if err != nil {
+		return fmt.Errorf("auth: start: %w", err)
+	}
+	if err := f.init(cfg, svc, nil); err != nil {
+		svc.Close()
+		return fmt.Errorf("auth: start: %w", err)
+	}
+	f.ownsSvc = true
+	return nil
+}
+
+// Stop releases the connections Start opened.
+func (f *Function) Stop(context.Context) error {
+	if f.ownsSvc && f.svc != nil {
+		f.svc.Close()
+	}
+	return nil
+}
+
+// Ready reports whether the function is configured and PostgreSQL and Redis answer.
+func (f *Function) Ready(ctx context.Context) (bool, error) {
+	if f.svc == nil {
+		return false, errors.New("auth: not started")
+	}
+	return f.svc.Ready(ctx)
+}
+
+// Alive reports that the process can serve; it does not depend on other services.
+func (f *Function) Alive(context.Context) (bool, error) {
+	return true, nil
+}
+
+// Handle serves one HTTP request: the full public paths under /api/v1/auth.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	h := f.handler.Load()
+	if h == nil {
+		httpapi.Fail(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+			Detail: "the service is starting, try again shortly", RetryAfter: 5 * time.Second})
+		return
+	}
+	(*h).ServeHTTP(w, r)
+}

@@ -1,0 +1,209 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/testenv"
+)
+
+// harness is an auth function on the test services.
+type harness struct {
+	h   http.Handler
+	svc *platform.Services
+	cfg Config
+}
+
+// newHarness starts the function on the services scripts/test provides, with the
+// settings overridden by the "NAME", "value" pairs. logger may be nil for slog.Default().
+func newHarness(t testing.TB, logger *slog.Logger, overrides ...string) harness {
+	t.Helper()
+	env := testenv.Env(t)
+	for i := 0; i+1 < len(overrides); i += 2 {
+		env[overrides[i]] = overrides[i+1]
+	}
+	var cfg Config
+	if err := config.Load(env, &cfg); err != nil {
+		t.Fatalf("config.Load() = %v", err)
+	}
+	svc := testenv.Services(t)
+	f, err := NewWithServices(cfg, svc, logger)
+	if err != nil {
+		t.Fatalf("NewWithServices() = %v", err)
+	}
+	return harness{h: http.HandlerFunc(f.Handle), svc: svc, cfg: cfg}
+}
+
+// randomIP returns a documentation IPv6 address in a /64 of its own, so tests that count
+// attempts per address never share a counter, even across runs.
+func randomIP(t testing.TB) string {
+	t.Helper()
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("2001:db8:%x:%x:%x::1", binary.BigEndian.Uint16(b[:2]), binary.BigEndian.Uint16(b[2:4]), binary.BigEndian.Uint16(b[4:6]))
+}
+
+func randomEmail() string {
+	return "auth-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16] + "@example.test"
+}
+
+// do sends a request to h from the client address ip (the connection's peer), like
+// testenv.Do otherwise.
+func do(t testing.TB, h http.Handler, ip, method, path, accessToken string, body any, headers ...string) testenv.Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.RemoteAddr = "[" + ip + "]:41000"
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if accessToken != "" {
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return testenv.Response{ResponseRecorder: rec}
+}
+
+// apiUser, apiSession, apiSignup and apiPair are the answers as a client decodes them.
+type apiUser struct {
+	ID             string `json:"id"`
+	Email          string `json:"email"`
+	EncryptionTier string `json:"encryption_tier"`
+	PublicKey      string `json:"public_key"`
+	CreatedAt      string `json:"created_at"`
+}
+
+type apiPair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+type apiSession struct {
+	User apiUser `json:"user"`
+	apiPair
+}
+
+type apiSignup struct {
+	apiSession
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+type apiError struct {
+	Detail string            `json:"detail"`
+	Code   string            `json:"code"`
+	Fields map[string]string `json:"fields"`
+}
+
+// account is a user created through the signup endpoint.
+type account struct {
+	Email    string
+	Password string
+	ip       string
+	apiSignup
+}
+
+// signup creates an account of the tier through the API (an e2e one with a fresh X25519
+// public key) and fails the test unless it answers 201.
+func signup(t testing.TB, h harness, tier string) account {
+	t.Helper()
+	a := account{Email: randomEmail(), Password: "correct horse " + uuid.NewString()[:8], ip: randomIP(t)}
+	body := map[string]any{"email": a.Email, "password": a.Password, "encryption_tier": tier}
+	if tier == "e2e" {
+		body["public_key"] = newPublicKey(t)
+	}
+	resp := do(t, h.h, a.ip, "POST", "/api/v1/auth/signup", "", body)
+	if resp.Code != http.StatusCreated {
+		t.Fatalf("POST /signup (%s) = %d %s, want 201", tier, resp.Code, resp.Body)
+	}
+	resp.JSON(t, &a.apiSignup)
+	return a
+}
+
+// login logs the account in from its own address and fails the test unless it answers 200.
+func login(t testing.TB, h harness, a account) apiSession {
+	t.Helper()
+	resp := do(t, h.h, a.ip, "POST", "/api/v1/auth/login", "", map[string]string{"email": a.Email, "password": a.Password})
+	if resp.Code != http.StatusOK {
+		t.Fatalf("POST /login = %d %s, want 200", resp.Code, resp.Body)
+	}
+	var s apiSession
+	resp.JSON(t, &s)
+	return s
+}
+
+// sessionMasterKey returns the master key the session behind an access token holds.
+func sessionMasterKey(t testing.TB, h harness, accessToken string) []byte {
+	t.Helper()
+	claims, err := h.svc.Verifier.Verify(accessToken)
+	if err != nil {
+		t.Fatalf("Verify(access token) = %v", err)
+	}
+	sess, err := h.svc.Sessions.Get(context.Background(), claims.SessionID)
+	if err != nil {
+		t.Fatalf("Sessions.Get() = %v", err)
+	}
+	key, err := h.svc.Sessions.MasterKey(sess)
+	if err != nil {
+		t.Fatalf("Sessions.MasterKey() = %v", err)
+	}
+	return key
+}
+
+// assertError checks an answer's status and that its body is the error shape with code.
+func assertError(t testing.TB, resp testenv.Response, status int, code string) apiError {
+	t.Helper()
+	if resp.Code != status {
+		t.Fatalf("status = %d %s, want %d", resp.Code, resp.Body, status)
+	}
+	if ct := resp.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var shape map[string]any
+	resp.JSON(t, &shape)
+	for k := range shape {
+		if k != "detail" && k != "code" && k != "fields" {
+			t.Errorf("error body has key %q: %s", k, resp.Body)
+		}
+	}
+	var e apiError
+	resp.JSON(t, &e)
+	if e.Code != code || e.Detail == "" {
+		t.Errorf("error body = %s, want code %q and a detail", resp.Body, code)
+	}
+	return e
+}

@@ -1,0 +1,58 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/store"
+)
+
+type verifyRecoveryCodeRequest struct {
+	Email        string `json:"email"`
+	RecoveryCode string `json:"recovery_code"`
+}
+
+type verifyRecoveryCodeResponse struct {
+	Valid          bool `json:"valid"`
+	RemainingCodes int  `json:"remaining_codes"`
+}
+
+// verifyRecoveryCode checks and spends one of the user's recovery codes. A code works
+// once; an unknown email, a wrong code and a spent one all get the same 401. It is rate
+// limited like login, since it too is a secret that could be guessed.
+func (s *server) verifyRecoveryCode(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req verifyRecoveryCodeRequest
+	if err := httpapi.DecodeJSON(w, r, &req, bodyLimit); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	req.Email = strings.TrimSpace(req.Email)
+	if fields := requireFields(map[string]string{"email": req.Email, "recovery_code": req.RecoveryCode}); fields != nil {
+		httpapi.Fail(w, r, httpapi.Invalid(fields))
+		return
+	}
+	if err := s.limiter.allow(ctx, scopeRecovery, clientIP(r, s.proxies), req.Email); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	remaining, err := spendRecoveryCode(ctx, s.db, req.Email, crypto.HashRecoveryCode(req.RecoveryCode))
+	if errors.Is(err, store.ErrNotFound) {
+		httpapi.Fail(w, r, errInvalidRecoveryCode)
+		return
+	}
+	if err != nil {
+		httpapi.Fail(w, r, fmt.Errorf("auth: verify recovery code: %w", err))
+		return
+	}
+	if err := s.limiter.succeeded(ctx, scopeRecovery, req.Email); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	httpapi.Logger(ctx).Info("recovery code spent", "remaining_codes", remaining)
+	httpapi.WriteJSON(w, http.StatusOK, verifyRecoveryCodeResponse{Valid: true, RemainingCodes: remaining})
+}

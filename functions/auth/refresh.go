@@ -1,0 +1,49 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/session"
+)
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// refresh spends a refresh token for a new token pair. Presenting a token that was
+// already spent means it leaked or was replayed: the session package revokes the whole
+// session, so the newer tokens stop working too.
+func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req refreshRequest
+	if err := httpapi.DecodeJSON(w, r, &req, bodyLimit); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	if req.RefreshToken == "" {
+		httpapi.Fail(w, r, errInvalidRefresh)
+		return
+	}
+	sess, next, err := s.sessions.Rotate(ctx, req.RefreshToken)
+	switch {
+	case errors.Is(err, session.ErrInvalidRefresh), errors.Is(err, session.ErrNotFound):
+		httpapi.Fail(w, r, errInvalidRefresh)
+		return
+	case errors.Is(err, session.ErrRefreshReused):
+		httpapi.Logger(ctx).Warn("spent refresh token presented again, session revoked")
+		httpapi.Fail(w, r, errRefreshReused)
+		return
+	case err != nil:
+		httpapi.Fail(w, r, redisFailure(ctx, fmt.Errorf("auth: refresh: %w", err)))
+		return
+	}
+	pair, err := s.newTokenPair(sess, next)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, pair)
+}
