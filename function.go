@@ -65,6 +65,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	mux.Handle("/health", getOnly(http.HandlerFunc(serveHealth)))
 	mux.Handle("/metrics", getOnly(m.handler()))
 	mux.Handle("/api/v1/openapi.json", getOnly(serveBytes(doc.raw, "application/json")))
+	mux.Handle("/api/v1", http.HandlerFunc(serveNoRoute))
 	mux.Handle("/api/v1/", http.HandlerFunc(serveNoRoute))
 	mux.Handle("/", http.HandlerFunc(serveNoRoute))
 

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/prometheus/client_golang v1.25.0
+	github.com/xmojo/diary/functions/auth v0.1.0
 	github.com/xmojo/diary/shared v0.1.0
 )
 

@@ -3,12 +3,16 @@ package diary
 import (
 	"net/http"
 	"strings"
+
+	"github.com/xmojo/diary/functions/auth"
 )
 
 // groups are the endpoint groups behind the gateway, one line each: the path segment after
 // /api/v1 (also the metrics label), the function's OpenAPI fragment and its constructor.
 // The upstream variable is the upper-cased name + "_URL".
-var groups = []group{}
+var groups = []group{
+	newGroup("auth", auth.OpenAPI, auth.New),
+}
 
 // httpFunction is an HTTP function the gateway can mount in-process; its Start, Stop and
 // Ready hooks are optional, as under func-go.
