@@ -6,9 +6,11 @@
 -- ciphertext (e2e, sealed by the client) are the only places entry text lives. Mood, tags,
 -- source, times and sizes are plaintext metadata.
 
--- change_seq orders every write to an entry. Writers take a per-user advisory lock before
--- drawing a value, so one user's changes commit in change_seq order and the sync feed can
--- page on it without missing a change that commits late.
+-- change_seq orders every write to an entry. A trigger draws it under a per-user advisory
+-- lock held to commit, so one user's changes commit in change_seq order and the sync feed
+-- can page on it without missing a change that commits late. Writers must call
+-- entries_lock_user(user_id) before touching a user's entries (lock order: user, then
+-- rows), or two writers can deadlock.
 CREATE SEQUENCE entry_change_seq AS bigint;
 
 CREATE TABLE entries (
@@ -48,6 +50,34 @@ CREATE UNIQUE INDEX entries_user_change_seq_key ON entries (user_id, change_seq)
 CREATE INDEX entries_user_updated_idx ON entries (user_id, updated_at);
 -- The 30-day purge of soft-deleted entries.
 CREATE INDEX entries_deleted_at_idx ON entries (deleted_at) WHERE deleted_at IS NOT NULL;
+
+-- entries_lock_user serialises one user's entry writes: every transaction that writes
+-- entries calls it first (SELECT entries_lock_user($1)). It returns the write's timestamp,
+-- read after the lock so a user's updated_at never goes backwards.
+-- +goose StatementBegin
+CREATE FUNCTION entries_lock_user(p_user_id uuid) RETURNS timestamptz
+LANGUAGE sql VOLATILE AS $$
+    SELECT pg_advisory_xact_lock(1701, hashtext(p_user_id::text));
+    SELECT clock_timestamp();
+$$;
+-- +goose StatementEnd
+
+-- Every insert or update of an entry draws a new change_seq under its user's lock (taken
+-- again here, a no-op for a writer that already holds it), so no writer can break the
+-- feed's ordering, whatever SQL it runs.
+-- +goose StatementBegin
+CREATE FUNCTION entries_assign_change_seq() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1701, hashtext(NEW.user_id::text));
+    NEW.change_seq := nextval('entry_change_seq');
+    RETURN NEW;
+END;
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER entries_change_seq BEFORE INSERT OR UPDATE ON entries
+    FOR EACH ROW EXECUTE FUNCTION entries_assign_change_seq();
 
 -- Tags are per user, normalised (trimmed, lower-cased) and plaintext metadata.
 CREATE TABLE tags (
@@ -96,4 +126,6 @@ DROP TABLE entry_events;
 DROP TABLE entry_tags;
 DROP TABLE tags;
 DROP TABLE entries;
+DROP FUNCTION entries_assign_change_seq();
+DROP FUNCTION entries_lock_user(uuid);
 DROP SEQUENCE entry_change_seq;

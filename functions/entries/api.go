@@ -1,0 +1,150 @@
+package entries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/session"
+	"github.com/xmojo/diary/shared/store"
+)
+
+// The encryption tiers.
+const (
+	tierUCE = "uce"
+	tierE2E = "e2e"
+)
+
+// emitTimeout bounds the entry.changed emit after a write: the write has committed, and a
+// Broker that is away must not hold the user's answer for long.
+const emitTimeout = 2 * time.Second
+
+// api holds what the handlers need.
+type api struct {
+	db       *pgxpool.Pool
+	sessions *session.Store
+	emitter  *eventing.Emitter
+}
+
+// errSessionKeyUnavailable answers a uce request whose session holds no master key: the
+// server cannot encrypt or decrypt for it until the user logs in again.
+var errSessionKeyUnavailable = httpapi.NewError(http.StatusUnauthorized, "session_key_unavailable",
+	"this session holds no encryption key; log in again")
+
+// errEntryUnreadable is the answer for an entry that failed its integrity check. It tells
+// the client what happened without any of the entry.
+var errEntryUnreadable = httpapi.NewError(http.StatusInternalServerError, "entry_unreadable",
+	"an entry failed its integrity check and cannot be shown")
+
+// caller is the authenticated user of a request, with the uce master key for the
+// request's duration.
+type caller struct {
+	userID string
+	tier   string
+	key    []byte // uce only
+}
+
+// callerOf returns the request's caller. A uce caller gets its master key from the
+// session; one whose session holds none is answered 401 session_key_unavailable.
+func (a *api) callerOf(r *http.Request, needKey bool) (caller, error) {
+	p, ok := httpapi.PrincipalFrom(r.Context())
+	if !ok {
+		return caller{}, httpapi.ErrUnauthorized
+	}
+	c := caller{userID: p.UserID, tier: p.Tier}
+	switch p.Tier {
+	case tierE2E:
+	case tierUCE:
+		if !needKey {
+			break
+		}
+		key, err := a.sessions.MasterKey(p.Session)
+		if errors.Is(err, session.ErrNoMasterKey) {
+			return caller{}, errSessionKeyUnavailable
+		}
+		if err != nil {
+			return caller{}, fmt.Errorf("entries: master key: %w", err)
+		}
+		c.key = key
+	default:
+		return caller{}, httpapi.ErrUnauthorized
+	}
+	return c, nil
+}
+
+// wipe clears the master key once the request is done with it.
+func (c caller) wipe() {
+	clear(c.key)
+}
+
+// entryID returns the {id} path value, or false when it is not a UUID: such an entry
+// cannot exist, and the answer is the same 404 as for any entry that is not the caller's.
+func entryID(r *http.Request) (string, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return "", false
+	}
+	return id.String(), true
+}
+
+// write runs fn in a transaction holding the user's write lock, with the time of the write.
+func (a *api) write(ctx context.Context, userID string, fn func(tx pgx.Tx, at time.Time) error) error {
+	return store.Transact(ctx, a.db, func(tx pgx.Tx) error {
+		at, err := lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		return fn(tx, at)
+	})
+}
+
+// snapshot runs fn in a read-only transaction that sees one snapshot of the database.
+func (a *api) snapshot(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginTxFunc(ctx, a.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	if err != nil {
+		return store.Translate(err)
+	}
+	return nil
+}
+
+// emitChanged tells the Broker that an entry changed: ids, the kind of change and the new
+// version, never content. The write has committed, so a failure is only logged.
+func (a *api) emitChanged(r *http.Request, userID, entryID, change string, version int) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), emitTimeout)
+	defer cancel()
+	a.emitter.EmitLogged(ctx, httpapi.Logger(r.Context()), eventing.TypeEntryChanged, eventing.SourceEntries, entryID,
+		eventing.EntryChanged{UserID: userID, EntryID: entryID, Change: change, Version: version})
+}
+
+// unreadableEntry is an errUnreadable with the id of the entry at fault, for the log.
+type unreadableEntry struct {
+	id  string
+	err error
+}
+
+func (e unreadableEntry) Error() string { return "entries: entry " + e.id + ": " + e.err.Error() }
+func (e unreadableEntry) Unwrap() error { return e.err }
+
+// fail answers err. An entry that failed its integrity check is logged with its id (never
+// its content) and answered entry_unreadable; the rest goes to httpapi.Fail.
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errUnreadable) {
+		var u unreadableEntry
+		id := ""
+		if errors.As(err, &u) {
+			id = u.id
+		}
+		httpapi.Logger(r.Context()).Error("entry failed its integrity check", "entry_id", id, "error", err.Error())
+		httpapi.Fail(w, r, errEntryUnreadable)
+		return
+	}
+	httpapi.Fail(w, r, err)
+}

@@ -1,0 +1,301 @@
+package entries
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/store"
+)
+
+// retention is how long a soft-deleted entry can be restored before it is purged.
+const retention = 30 * 24 * time.Hour
+
+// createEntry serves POST /api/v1/entries: 201 with the entry, Location and ETag. A retry
+// with the same Idempotency-Key and body answers the entry the first request created.
+func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
+	c, err := a.callerOf(r, true)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	defer c.wipe()
+	var req entryRequest
+	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
+		fail(w, r, err)
+		return
+	}
+	in, err := req.validate(c.tier)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	keyHash, err := idempotencyKeyHash(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var reqHash []byte
+	if keyHash != nil {
+		reqHash = requestHash(c, in)
+	}
+
+	id := uuid.Must(uuid.NewV7()).String()
+	var (
+		row      entryRow
+		replayed bool
+	)
+	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
+		if keyHash != nil {
+			rec, err := getIdempotency(r.Context(), tx, c.userID, keyHash)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			case at.Sub(rec.CreatedAt) >= idempotencyWindow:
+				// Expired: the key starts afresh (putIdempotency replaces the record).
+			case !bytes.Equal(rec.RequestHash, reqHash):
+				return errIdempotencyKeyReused
+			default:
+				replayed = true
+				row, err = getEntry(r.Context(), tx, c.userID, rec.EntryID, true)
+				return err
+			}
+		}
+		n := newEntry{id: id, userID: c.userID, ciphertext: in.ciphertext, mood: in.mood,
+			source: defaultSource, occurredAt: at, at: at}
+		if in.source != nil {
+			n.source = *in.source
+		}
+		if in.occurredAt != nil {
+			n.occurredAt = *in.occurredAt
+		}
+		if c.tier == tierUCE {
+			if n.body, err = sealBody(c.key, c.userID, id, 1, in.title, in.content); err != nil {
+				return err
+			}
+		}
+		if row, err = insertEntry(r.Context(), tx, n); err != nil {
+			return err
+		}
+		if err := setEntryTags(r.Context(), tx, c.userID, id, in.tags, true); err != nil {
+			return err
+		}
+		row.Tags = in.tags
+		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
+			return err
+		}
+		if keyHash != nil {
+			return putIdempotency(r.Context(), tx, c.userID, keyHash, reqHash, id, at)
+		}
+		return nil
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var plain *plainBody
+	if !replayed {
+		plain = &plainBody{title: in.title, content: in.content}
+	}
+	view, err := c.render(row, plain)
+	if err != nil {
+		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		return
+	}
+	if !replayed {
+		a.emitChanged(r, c.userID, row.ID, changeCreated, row.Version)
+	}
+	w.Header().Set("Location", basePath+"/"+row.ID)
+	w.Header().Set("ETag", etag(row.Version))
+	httpapi.WriteJSON(w, http.StatusCreated, view)
+}
+
+// getEntry serves GET /api/v1/entries/{id}: 200 with ETag; 404 when deleted or not the
+// caller's.
+func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
+	id, ok := entryID(r)
+	if !ok {
+		fail(w, r, httpapi.ErrNotFound)
+		return
+	}
+	c, err := a.callerOf(r, true)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	defer c.wipe()
+	row, err := getEntry(r.Context(), a.db, c.userID, id, false)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	view, err := c.render(row, nil)
+	if err != nil {
+		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		return
+	}
+	w.Header().Set("ETag", etag(row.Version))
+	httpapi.WriteJSON(w, http.StatusOK, view)
+}
+
+// updateEntry serves PUT /api/v1/entries/{id}: the body replaces the entry's text, mood and
+// tags (source and occurred_at are kept when omitted); 200 with version + 1; 412 when
+// If-Match names another version; 404 when deleted or not the caller's.
+func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
+	id, ok := entryID(r)
+	if !ok {
+		fail(w, r, httpapi.ErrNotFound)
+		return
+	}
+	c, err := a.callerOf(r, true)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	defer c.wipe()
+	var req entryRequest
+	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
+		fail(w, r, err)
+		return
+	}
+	in, err := req.validate(c.tier)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	pre := ifMatch(r)
+
+	var row entryRow
+	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
+		cur, err := getEntryState(r.Context(), tx, c.userID, id)
+		if err != nil {
+			return err
+		}
+		if cur.DeletedAt != nil {
+			return httpapi.ErrNotFound
+		}
+		if !pre.allows(cur.Version) {
+			return errVersionMismatch
+		}
+		u := entryUpdate{id: id, userID: c.userID, from: cur.Version, ciphertext: in.ciphertext,
+			mood: in.mood, source: in.source, occurredAt: in.occurredAt, at: at}
+		if c.tier == tierUCE {
+			if u.body, err = sealBody(c.key, c.userID, id, cur.Version+1, in.title, in.content); err != nil {
+				return err
+			}
+		}
+		if row, err = updateEntryBody(r.Context(), tx, u); err != nil {
+			return err
+		}
+		if err := setEntryTags(r.Context(), tx, c.userID, id, in.tags, false); err != nil {
+			return err
+		}
+		row.Tags = in.tags
+		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	view, err := c.render(row, &plainBody{title: in.title, content: in.content})
+	if err != nil {
+		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		return
+	}
+	a.emitChanged(r, c.userID, row.ID, changeUpdated, row.Version)
+	w.Header().Set("ETag", etag(row.Version))
+	httpapi.WriteJSON(w, http.StatusOK, view)
+}
+
+// deleteEntry serves DELETE /api/v1/entries/{id}: 204, a soft delete restorable for 30
+// days; 412 when an If-Match names another version; 404 when already deleted or not the
+// caller's. It needs no key: a uce user can delete without decrypting.
+func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
+	id, ok := entryID(r)
+	if !ok {
+		fail(w, r, httpapi.ErrNotFound)
+		return
+	}
+	c, err := a.callerOf(r, false)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	pre := ifMatch(r)
+	var row entryRow
+	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
+		cur, err := getEntryState(r.Context(), tx, c.userID, id)
+		if err != nil {
+			return err
+		}
+		if cur.DeletedAt != nil {
+			return httpapi.ErrNotFound
+		}
+		if !pre.allows(cur.Version) {
+			return errVersionMismatch
+		}
+		if row, err = setEntryDeleted(r.Context(), tx, c.userID, id, cur.Version, &at, at); err != nil {
+			return err
+		}
+		return insertEntryEvent(r.Context(), tx, c.userID, id, changeDeleted, row.Version, at)
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	a.emitChanged(r, c.userID, row.ID, changeDeleted, row.Version)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// restoreEntry serves POST /api/v1/entries/{id}/restore: 200 with the entry; 404 when it is
+// not deleted, past its 30 days or not the caller's; 412 when an If-Match names another
+// version.
+func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
+	id, ok := entryID(r)
+	if !ok {
+		fail(w, r, httpapi.ErrNotFound)
+		return
+	}
+	c, err := a.callerOf(r, true)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	defer c.wipe()
+	pre := ifMatch(r)
+	var view any
+	var row entryRow
+	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
+		cur, err := getEntryState(r.Context(), tx, c.userID, id)
+		if err != nil {
+			return err
+		}
+		if cur.DeletedAt == nil || at.Sub(*cur.DeletedAt) >= retention {
+			return httpapi.ErrNotFound
+		}
+		if !pre.allows(cur.Version) {
+			return errVersionMismatch
+		}
+		if row, err = setEntryDeleted(r.Context(), tx, c.userID, id, cur.Version, nil, at); err != nil {
+			return err
+		}
+		// Decrypt before committing: an entry that cannot be shown is not restored.
+		if view, err = c.render(row, nil); err != nil {
+			return unreadableEntry{id: id, err: err}
+		}
+		return insertEntryEvent(r.Context(), tx, c.userID, id, changeRestored, row.Version, at)
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	a.emitChanged(r, c.userID, row.ID, changeRestored, row.Version)
+	w.Header().Set("ETag", etag(row.Version))
+	httpapi.WriteJSON(w, http.StatusOK, view)
+}

@@ -1,0 +1,287 @@
+package entries
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xmojo/diary/shared/store"
+)
+
+// entryRow is a row of entries with its tag names.
+type entryRow struct {
+	ID          string     `db:"id"`
+	TitleCT     []byte     `db:"title_ct"`
+	ContentCT   []byte     `db:"content_ct"`
+	Ciphertext  []byte     `db:"ciphertext"`
+	BodyVersion int        `db:"body_version"`
+	Mood        *string    `db:"mood"`
+	Source      string     `db:"source"`
+	OccurredAt  time.Time  `db:"occurred_at"`
+	CreatedAt   time.Time  `db:"created_at"`
+	UpdatedAt   time.Time  `db:"updated_at"`
+	DeletedAt   *time.Time `db:"deleted_at"`
+	Version     int        `db:"version"`
+	ChangeSeq   int64      `db:"change_seq"`
+	Tags        []string   `db:"tags"`
+}
+
+// entryColumns selects an entryRow from entries aliased e.
+const entryColumns = `e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_version, e.mood, e.source,
+	e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq,
+	ARRAY(SELECT t.name FROM entry_tags et JOIN tags t ON t.id = et.tag_id
+	      WHERE et.entry_id = e.id ORDER BY t.name) AS tags`
+
+func collectEntries(rows pgx.Rows) ([]entryRow, error) {
+	return pgx.CollectRows(rows, pgx.RowToStructByName[entryRow])
+}
+
+func collectEntry(rows pgx.Rows) (entryRow, error) {
+	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[entryRow])
+}
+
+// lockUser serialises the user's entry writes until the transaction ends and returns the
+// database clock read after the lock: the time of the write.
+func lockUser(ctx context.Context, tx pgx.Tx, userID string) (time.Time, error) {
+	var now time.Time
+	if err := tx.QueryRow(ctx, `SELECT entries_lock_user($1)`, userID).Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("entries: lock user: %w", store.Translate(err))
+	}
+	return now, nil
+}
+
+// newEntry is what insertEntry writes.
+type newEntry struct {
+	id, userID string
+	body       sealedBody // uce
+	ciphertext []byte     // e2e
+	mood       *string
+	source     string
+	occurredAt time.Time
+	at         time.Time
+}
+
+// insertEntry writes a new entry at version 1. Its tags are written by setEntryTags.
+func insertEntry(ctx context.Context, db store.DBTX, n newEntry) (entryRow, error) {
+	rows, err := db.Query(ctx, `
+		INSERT INTO entries AS e (id, user_id, title_ct, content_ct, ciphertext, body_version, mood, source,
+			occurred_at, created_at, updated_at, version, content_bytes)
+		VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $9, 1, $10)
+		RETURNING `+entryColumns,
+		n.id, n.userID, n.body.title, n.body.content, n.ciphertext, n.mood, n.source,
+		n.occurredAt, n.at, storedBytes(n.body, n.ciphertext))
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: insert entry: %w", store.Translate(err))
+	}
+	row, err := collectEntry(rows)
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: insert entry: %w", store.Translate(err))
+	}
+	return row, nil
+}
+
+func storedBytes(b sealedBody, ciphertext []byte) int {
+	return len(b.title) + len(b.content) + len(ciphertext)
+}
+
+// getEntry returns the user's entry; a deleted one only when includeDeleted.
+func getEntry(ctx context.Context, db store.DBTX, userID, id string, includeDeleted bool) (entryRow, error) {
+	rows, err := db.Query(ctx, `
+		SELECT `+entryColumns+`
+		FROM entries e
+		WHERE e.id = $1 AND e.user_id = $2 AND ($3 OR e.deleted_at IS NULL)`,
+		id, userID, includeDeleted)
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: get entry: %w", store.Translate(err))
+	}
+	row, err := collectEntry(rows)
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: get entry: %w", store.Translate(err))
+	}
+	return row, nil
+}
+
+// entryState is what a write checks before it changes an entry.
+type entryState struct {
+	Version   int        `db:"version"`
+	DeletedAt *time.Time `db:"deleted_at"`
+}
+
+// getEntryState returns the version and deletion time of the user's entry, deleted or not.
+func getEntryState(ctx context.Context, db store.DBTX, userID, id string) (entryState, error) {
+	var s entryState
+	err := db.QueryRow(ctx, `SELECT version, deleted_at FROM entries WHERE id = $1 AND user_id = $2`,
+		id, userID).Scan(&s.Version, &s.DeletedAt)
+	if err != nil {
+		return entryState{}, fmt.Errorf("entries: get entry state: %w", store.Translate(err))
+	}
+	return s, nil
+}
+
+// entryUpdate is what updateEntryBody writes over the entry at version from.
+type entryUpdate struct {
+	id, userID string
+	from       int // the version being replaced; the new one is from+1
+	body       sealedBody
+	ciphertext []byte
+	mood       *string
+	source     *string    // nil keeps the source
+	occurredAt *time.Time // nil keeps occurred_at
+	at         time.Time
+}
+
+// updateEntryBody replaces a live entry's body and metadata if it is still at version
+// u.from, and bumps its version. A changed or deleted entry gives store.ErrNotFound.
+func updateEntryBody(ctx context.Context, db store.DBTX, u entryUpdate) (entryRow, error) {
+	rows, err := db.Query(ctx, `
+		UPDATE entries AS e SET
+			title_ct = $4, content_ct = $5, ciphertext = $6, body_version = $3 + 1,
+			mood = $7, source = coalesce($8, e.source), occurred_at = coalesce($9, e.occurred_at),
+			updated_at = $10, version = $3 + 1, content_bytes = $11
+		WHERE e.id = $1 AND e.user_id = $2 AND e.version = $3 AND e.deleted_at IS NULL
+		RETURNING `+entryColumns,
+		u.id, u.userID, u.from, u.body.title, u.body.content, u.ciphertext,
+		u.mood, u.source, u.occurredAt, u.at, storedBytes(u.body, u.ciphertext))
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: update entry: %w", store.Translate(err))
+	}
+	row, err := collectEntry(rows)
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: update entry: %w", store.Translate(err))
+	}
+	return row, nil
+}
+
+// setEntryDeleted soft-deletes (deletedAt set) or restores (deletedAt nil) the entry at
+// version from, and bumps its version. A changed entry gives store.ErrNotFound.
+func setEntryDeleted(ctx context.Context, db store.DBTX, userID, id string, from int, deletedAt *time.Time, at time.Time) (entryRow, error) {
+	rows, err := db.Query(ctx, `
+		UPDATE entries AS e SET deleted_at = $4, updated_at = $5, version = $3 + 1
+		WHERE e.id = $1 AND e.user_id = $2 AND e.version = $3
+		RETURNING `+entryColumns,
+		id, userID, from, deletedAt, at)
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: set entry deleted: %w", store.Translate(err))
+	}
+	row, err := collectEntry(rows)
+	if err != nil {
+		return entryRow{}, fmt.Errorf("entries: set entry deleted: %w", store.Translate(err))
+	}
+	return row, nil
+}
+
+// listFilter selects a page of the user's entries, newest occurred_at first.
+type listFilter struct {
+	limit          int
+	after          *listCursor // the last entry of the previous page
+	mood           *string
+	source         *string
+	tags           []string // entries carrying every one of them
+	from, to       *time.Time
+	includeDeleted bool
+}
+
+// listEntries returns up to f.limit+1 entries (the extra one tells that a next page
+// exists). The SQL holds only the conditions in use, so every page is an index range scan
+// on (user_id, occurred_at DESC, id DESC).
+func listEntries(ctx context.Context, db store.DBTX, userID string, f listFilter) ([]entryRow, error) {
+	args := []any{userID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"e.user_id = $1"}
+	if !f.includeDeleted {
+		where = append(where, "e.deleted_at IS NULL")
+	}
+	if f.mood != nil {
+		where = append(where, "e.mood = "+arg(*f.mood))
+	}
+	if f.source != nil {
+		where = append(where, "e.source = "+arg(*f.source))
+	}
+	if f.from != nil {
+		where = append(where, "e.occurred_at >= "+arg(*f.from))
+	}
+	if f.to != nil {
+		where = append(where, "e.occurred_at < "+arg(*f.to))
+	}
+	if f.after != nil {
+		where = append(where, "(e.occurred_at, e.id) < ("+arg(f.after.occurredAt)+", "+arg(f.after.id)+"::uuid)")
+	}
+	if len(f.tags) > 0 {
+		where = append(where, `(SELECT count(*) FROM entry_tags et JOIN tags t ON t.id = et.tag_id
+			WHERE et.entry_id = e.id AND t.user_id = $1 AND t.name = ANY(`+arg(f.tags)+`)) = `+strconv.Itoa(len(f.tags)))
+	}
+	sql := `SELECT ` + entryColumns + ` FROM entries e WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ` + arg(f.limit+1)
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
+	}
+	list, err := collectEntries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
+	}
+	return list, nil
+}
+
+// feedPosition is where a sync feed page starts: after a change_seq, or after a time.
+type feedPosition struct {
+	afterSeq  int64
+	afterTime *time.Time
+}
+
+// listChanges returns up to limit+1 of the user's entries, deleted ones included, whose
+// last change is after pos, oldest change first. Each entry appears once, in its latest
+// state, at the place of its latest change.
+func listChanges(ctx context.Context, db store.DBTX, userID string, pos feedPosition, limit int) ([]entryRow, error) {
+	var rows pgx.Rows
+	var err error
+	if pos.afterTime != nil {
+		rows, err = db.Query(ctx, `
+			SELECT `+entryColumns+` FROM entries e
+			WHERE e.user_id = $1 AND e.updated_at > $2
+			ORDER BY e.change_seq LIMIT $3`,
+			userID, *pos.afterTime, limit+1)
+	} else {
+		rows, err = db.Query(ctx, `
+			SELECT `+entryColumns+` FROM entries e
+			WHERE e.user_id = $1 AND e.change_seq > $2
+			ORDER BY e.change_seq LIMIT $3`,
+			userID, pos.afterSeq, limit+1)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("entries: list changes: %w", store.Translate(err))
+	}
+	list, err := collectEntries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("entries: list changes: %w", store.Translate(err))
+	}
+	return list, nil
+}
+
+// lastChangeSeq returns the highest change_seq among the user's entries, 0 when none: a
+// feed position after every change committed so far.
+func lastChangeSeq(ctx context.Context, db store.DBTX, userID string) (int64, error) {
+	var seq int64
+	err := db.QueryRow(ctx, `SELECT coalesce(max(change_seq), 0) FROM entries WHERE user_id = $1`, userID).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("entries: last change seq: %w", store.Translate(err))
+	}
+	return seq, nil
+}
+
+// entryExists reports whether the user has the entry, deleted or not.
+func entryExists(ctx context.Context, db store.DBTX, userID, id string) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM entries WHERE id = $1 AND user_id = $2)`, id, userID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("entries: entry exists: %w", store.Translate(err))
+	}
+	return ok, nil
+}

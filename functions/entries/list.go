@@ -1,0 +1,233 @@
+package entries
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xmojo/diary/shared/httpapi"
+)
+
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+// listEntries serves GET /api/v1/entries: a page of the caller's entries, newest
+// occurred_at first, or, with updated_since, a page of the sync feed.
+func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Has("updated_since") {
+		a.listChanges(w, r, q)
+		return
+	}
+	f, err := parseListFilter(q)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	c, err := a.callerOf(r, true)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	defer c.wipe()
+	rows, err := listEntries(r.Context(), a.db, c.userID, f)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	page := pageView{}
+	if len(rows) > f.limit {
+		rows = rows[:f.limit]
+		last := rows[len(rows)-1]
+		next := listCursor{occurredAt: last.OccurredAt, id: last.ID}.encode()
+		page.NextCursor = &next
+	}
+	if page.Items, err = c.renderAll(rows); err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+}
+
+// listChanges serves GET /api/v1/entries?updated_since=: every entry changed after a point,
+// deleted ones included, oldest change first. The point is an RFC 3339 time (changes with
+// updated_at after it) or a cursor from an earlier page. next_cursor is null once the
+// client has caught up; sync_cursor is always set and is where to resume next time.
+//
+// A change is ordered by its change_seq, drawn under the user's write lock and held until
+// commit, so the changes a reader sees always form a prefix of the sequence: a page ending
+// at seq s can never be followed by a commit below s. An entry changed again after it was
+// served comes back at its new place, in its latest state.
+func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) {
+	pos, limit, err := parseFeedQuery(q)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	c, err := a.callerOf(r, true)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	defer c.wipe()
+	var rows []entryRow
+	resume := pos.afterSeq
+	err = a.snapshot(r.Context(), func(tx pgx.Tx) error {
+		if rows, err = listChanges(r.Context(), tx, c.userID, pos, limit); err != nil {
+			return err
+		}
+		if len(rows) == 0 && pos.afterTime != nil {
+			// Caught up from a time: resume after every change this snapshot holds.
+			resume, err = lastChangeSeq(r.Context(), tx, c.userID)
+		}
+		return err
+	})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	page := pageView{}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next := feedCursor{seq: rows[len(rows)-1].ChangeSeq}.encode()
+		page.NextCursor = &next
+	}
+	if len(rows) > 0 {
+		resume = rows[len(rows)-1].ChangeSeq
+	}
+	sync := feedCursor{seq: resume}.encode()
+	page.SyncCursor = &sync
+	if page.Items, err = c.renderAll(rows); err != nil {
+		fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+}
+
+// listOnlyParams are the list's filters, which the sync feed does not take.
+var listOnlyParams = []string{"cursor", "mood", "source", "tag", "from", "to"}
+
+func parseFeedQuery(q url.Values) (feedPosition, int, error) {
+	fields := map[string]string{}
+	limit := parseLimit(q, fields)
+	var pos feedPosition
+	since := q.Get("updated_since")
+	if strings.Contains(since, ":") {
+		t, err := time.Parse(time.RFC3339Nano, since)
+		if err != nil {
+			fields["updated_since"] = "must be an RFC 3339 time or a cursor from an earlier page"
+		} else {
+			pos.afterTime = &t
+		}
+	} else if c, ok := decodeFeedCursor(since); ok {
+		pos.afterSeq = c.seq
+	} else {
+		fields["updated_since"] = "must be an RFC 3339 time or a cursor from an earlier page"
+	}
+	for _, p := range listOnlyParams {
+		if q.Has(p) {
+			fields[p] = "cannot be combined with updated_since"
+		}
+	}
+	parseBool(q, "include_deleted", fields) // implied by the feed, but must be well-formed
+	if len(fields) > 0 {
+		return feedPosition{}, 0, httpapi.Invalid(fields)
+	}
+	return pos, limit, nil
+}
+
+func parseListFilter(q url.Values) (listFilter, error) {
+	fields := map[string]string{}
+	f := listFilter{limit: parseLimit(q, fields)}
+	if q.Has("cursor") {
+		c, ok := decodeListCursor(q.Get("cursor"))
+		if ok {
+			f.after = &c
+		} else {
+			fields["cursor"] = "is not a cursor from an earlier page"
+		}
+	}
+	if q.Has("mood") {
+		mood := strings.TrimSpace(q.Get("mood"))
+		f.mood = &mood
+	}
+	if q.Has("source") {
+		source := q.Get("source")
+		if !slices.Contains(sources, source) {
+			fields["source"] = "must be one of " + strings.Join(sources, ", ")
+		}
+		f.source = &source
+	}
+	if tags, ok := q["tag"]; ok {
+		norm, msg := normaliseTags(tags)
+		if msg != "" {
+			fields["tag"] = strings.Replace(msg, "hold", "name", 1)
+		}
+		f.tags = norm
+	}
+	f.from = parseDay(q, "from", false, fields)
+	f.to = parseDay(q, "to", true, fields)
+	if f.from != nil && f.to != nil && !f.from.Before(*f.to) {
+		fields["to"] = "must be after from"
+	}
+	f.includeDeleted = parseBool(q, "include_deleted", fields)
+	if len(fields) > 0 {
+		return listFilter{}, httpapi.Invalid(fields)
+	}
+	return f, nil
+}
+
+func parseLimit(q url.Values, fields map[string]string) int {
+	if !q.Has("limit") {
+		return defaultLimit
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || n < 1 || n > maxLimit {
+		fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(maxLimit)
+		return 0
+	}
+	return n
+}
+
+// parseDay reads from or to: an RFC 3339 time, or a date (YYYY-MM-DD, UTC). from is
+// inclusive and to inclusive too: a date as to covers that whole day, so the bound
+// returned for to is exclusive (the next day, or the time plus a microsecond).
+func parseDay(q url.Values, name string, upper bool, fields map[string]string) *time.Time {
+	if !q.Has(name) {
+		return nil
+	}
+	s := q.Get(name)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		t = t.UTC().Truncate(time.Microsecond)
+		if upper {
+			t = t.Add(time.Microsecond)
+		}
+		return &t
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		if upper {
+			t = t.AddDate(0, 0, 1)
+		}
+		return &t
+	}
+	fields[name] = "must be an RFC 3339 time or a date (YYYY-MM-DD)"
+	return nil
+}
+
+func parseBool(q url.Values, name string, fields map[string]string) bool {
+	if !q.Has(name) {
+		return false
+	}
+	b, err := strconv.ParseBool(q.Get(name))
+	if err != nil {
+		fields[name] = "must be true or false"
+	}
+	return b
+}
