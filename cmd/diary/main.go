@@ -1,7 +1,9 @@
 // Command diary runs the whole API in one process for local development: the gateway
-// function with every group in-process, on 127.0.0.1:$PORT (8080 by default). scripts/dev
-// starts it after exporting the settings in .dev/env. It stops gracefully on SIGINT or
-// SIGTERM.
+// function with every group in-process, on 127.0.0.1:$PORT (8080 by default), and the
+// local stand-in for Knative Eventing (eventing/local): a Broker ingress at /_local/broker
+// that in-process producers reach through K_SINK, delivery to the CloudEvents functions
+// the project's Triggers subscribe, and the PingSource schedules. scripts/dev starts it
+// after exporting the settings in .dev/env. It stops gracefully on SIGINT or SIGTERM.
 package main
 
 import (
@@ -17,8 +19,22 @@ import (
 	"time"
 
 	"github.com/xmojo/diary"
+	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/local"
+	"github.com/xmojo/diary/functions/janitor"
 	"github.com/xmojo/diary/shared/host"
 )
+
+// brokerPath is where the local Broker ingress listens; K_SINK points at it.
+const brokerPath = "/_local/broker"
+
+// subscribers are the CloudEvents functions run in-process, by the Knative Service name
+// the Triggers use (subscriber.ref.name).
+func subscribers() map[string]any {
+	return map[string]any{
+		"janitor": janitor.New(),
+	}
+}
 
 func main() {
 	env := host.Environ()
@@ -53,19 +69,60 @@ func run(env map[string]string) error {
 	}
 	addr := net.JoinHostPort("127.0.0.1", port)
 
+	// In-process producers send their events to the local Broker ingress.
+	env["K_SINK"] = "http://" + addr + brokerPath
+
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var hosts []*host.Host
+	stopAll := func(ctx context.Context) error {
+		var errs []error
+		for _, h := range hosts {
+			if err := h.Stop(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	handlers := map[string]http.Handler{}
+	for name, fn := range subscribers() {
+		h, err := host.New(fn)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := h.Start(startCtx, env); err != nil {
+			_ = stopAll(context.Background())
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		hosts = append(hosts, h)
+		handlers[name] = h
+	}
 	gateway, err := host.New(diary.New())
 	if err != nil {
+		_ = stopAll(context.Background())
 		return fmt.Errorf("diary: %w", err)
 	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = gateway.Start(startCtx, env)
-	cancel()
-	if err != nil {
+	if err := gateway.Start(startCtx, env); err != nil {
 		// Locally there is no readiness probe to report it: fail at once, naming the setting.
+		_ = stopAll(context.Background())
 		return fmt.Errorf("start: %w", err)
+	}
+	hosts = append(hosts, gateway)
+	cancel()
+
+	manifests, err := local.Load(eventing.Manifests)
+	if err != nil {
+		_ = stopAll(context.Background())
+		return fmt.Errorf("eventing manifests: %w", err)
+	}
+	broker, err := local.NewRouter(manifests, local.Options{Handlers: handlers})
+	if err != nil {
+		_ = stopAll(context.Background())
+		return fmt.Errorf("local broker: %w", err)
 	}
 
 	mux := http.NewServeMux()
+	mux.Handle(brokerPath, broker)
 	mux.Handle("/", gateway)
 	srv := &http.Server{
 		Addr:              addr,
@@ -75,16 +132,22 @@ func run(env map[string]string) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		_ = gateway.Stop(context.Background())
+		broker.Close()
+		_ = stopAll(context.Background())
 		return fmt.Errorf("listen: %w", err)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	slog.Info("diary listening", "url", "http://"+addr, "openapi", "http://"+addr+"/api/v1/openapi.json")
+	schedules, stopSchedules := context.WithCancel(ctx)
+	defer stopSchedules()
+	go broker.RunSchedules(schedules)
+	slog.Info("diary listening", "url", "http://"+addr, "openapi", "http://"+addr+"/api/v1/openapi.json",
+		"broker", env["K_SINK"], "ping_sources", broker.PingSources())
 
 	select {
 	case err := <-errc:
-		_ = gateway.Stop(context.Background())
+		broker.Close()
+		_ = stopAll(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -96,7 +159,13 @@ func run(env map[string]string) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
-	if err := gateway.Stop(shutdownCtx); err != nil {
+	// Events already accepted are delivered before the functions stop.
+	stopSchedules()
+	if err := broker.Drain(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("drain events: %w", err))
+	}
+	broker.Close()
+	if err := stopAll(shutdownCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop: %w", err))
 	}
 	return errors.Join(errs...)
