@@ -1,0 +1,186 @@
+// Package janitor is the CloudEvents function that does the project's daily cleanup. The
+// PingSource daily-cleanup sends it {"job":"cleanup"} through the Broker (Trigger
+// janitor-daily-cleanup); on each tick it
+//   - removes the S3 objects of deleted media and of uploads left pending longer than
+//     PENDING_UPLOAD_TTL, then their rows;
+//   - purges the entries soft-deleted longer than ENTRY_RETENTION ago, with their tags
+//     links, history and idempotency keys (the foreign keys cascade; media attached to a
+//     purged entry stay the user's, unattached);
+//   - expires old idempotency keys, processed event ids and finished jobs;
+//   - records the run as a system job and, for every user whose data it touched, a child
+//     job the user can read with GET /api/v1/jobs.
+//
+// It handles a redelivered event once (processed_events), resumes a run that died half-way
+// with the same cut-off times, and returns an error on any failure so the Broker retries.
+package janitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/objstore"
+	"github.com/xmojo/diary/shared/store"
+)
+
+// Config is the janitor's settings.
+type Config struct {
+	DatabaseURL string `envconfig:"DATABASE_URL" required:"true"`
+	objstore.Config
+	// EntryRetention is how long a soft-deleted entry can be restored before it is purged.
+	EntryRetention time.Duration `envconfig:"ENTRY_RETENTION" default:"720h"`
+	// PendingUploadTTL is how long an upload may stay pending before it is abandoned.
+	PendingUploadTTL time.Duration `envconfig:"PENDING_UPLOAD_TTL" default:"24h"`
+	// IdempotencyKeyTTL is how long an entry create's Idempotency-Key is honoured.
+	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h"`
+	// JobRetention is how long finished jobs stay readable.
+	JobRetention time.Duration `envconfig:"JOB_RETENTION" default:"720h"`
+	// ProcessedEventRetention is how long handled event ids are remembered: far longer
+	// than the Broker retries.
+	ProcessedEventRetention time.Duration `envconfig:"PROCESSED_EVENT_RETENTION" default:"168h"`
+	// RunTimeout bounds one cleanup run; a run cut short resumes on the Broker's retry.
+	RunTimeout time.Duration `envconfig:"CLEANUP_TIMEOUT" default:"4m"`
+	// BatchSize is how many rows one step reads and deletes at a time.
+	BatchSize int `envconfig:"CLEANUP_BATCH_SIZE" default:"500"`
+}
+
+func (c Config) validate() error {
+	for name, d := range map[string]time.Duration{
+		"ENTRY_RETENTION": c.EntryRetention, "PENDING_UPLOAD_TTL": c.PendingUploadTTL,
+		"IDEMPOTENCY_KEY_TTL": c.IdempotencyKeyTTL, "JOB_RETENTION": c.JobRetention,
+		"PROCESSED_EVENT_RETENTION": c.ProcessedEventRetention, "CLEANUP_TIMEOUT": c.RunTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("janitor: %s must be a positive duration", name)
+		}
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		return errors.New("janitor: CLEANUP_BATCH_SIZE must be between 1 and 10000")
+	}
+	return nil
+}
+
+// objectRemover is what the janitor needs of the object store.
+type objectRemover interface {
+	Delete(ctx context.Context, key string) error
+}
+
+// Function is the janitor.
+type Function struct {
+	cfg     Config
+	db      *pgxpool.Pool
+	objects objectRemover
+	logger  *slog.Logger
+	ownsDB  bool
+}
+
+// New returns a janitor that connects in Start.
+func New() *Function { return &Function{} }
+
+// NewWithServices returns a started janitor using db and objects, for tests and the local
+// all-in-one runner. The caller keeps ownership of db.
+func NewWithServices(cfg Config, db *pgxpool.Pool, objects *objstore.Store) (*Function, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Function{cfg: cfg, db: db, objects: objects, logger: slog.Default()}, nil
+}
+
+// Start reads the configuration from env and connects to PostgreSQL and S3. An error names
+// the setting at fault, and readiness reports it.
+func (f *Function) Start(ctx context.Context, env map[string]string) error {
+	var cfg Config
+	if err := config.Load(env, &cfg); err != nil {
+		return fmt.Errorf("janitor: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	objects, err := objstore.New(cfg.Config)
+	if err != nil {
+		return fmt.Errorf("janitor: %w", err)
+	}
+	if cfg.CreateBucket {
+		if err := objects.EnsureBucket(ctx); err != nil {
+			return fmt.Errorf("janitor: %w", err)
+		}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("janitor: DATABASE_URL: %w", err)
+	}
+	f.cfg, f.db, f.objects, f.logger, f.ownsDB = cfg, db, objects, slog.Default(), true
+	return nil
+}
+
+// Stop closes the connections Start opened.
+func (f *Function) Stop(context.Context) error {
+	if f.ownsDB && f.db != nil {
+		f.db.Close()
+	}
+	return nil
+}
+
+// Ready reports whether PostgreSQL answers.
+func (f *Function) Ready(ctx context.Context) (bool, error) {
+	if f.db == nil {
+		return false, errors.New("janitor: not started")
+	}
+	if err := f.db.Ping(ctx); err != nil {
+		return false, fmt.Errorf("janitor: postgres: %w", err)
+	}
+	return true, nil
+}
+
+// Alive reports that the process is serving.
+func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
+
+// Handle runs the cleanup for a daily-cleanup tick. It never replies with an event, so a
+// handled event returns a nil event and a nil error (the CloudEvents function contract for
+// "acknowledged"). Events that are not a cleanup ping are acknowledged and ignored (the
+// Trigger should not send them; retrying would not help). An error makes the Broker retry
+// the same event.
+func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, error) {
+	logger := f.logger.With("event_id", ev.ID(), "event_type", ev.Type())
+	if ev.Type() != eventing.TypePing {
+		logger.Warn("janitor ignored an event it does not handle")
+		return nil, nil
+	}
+	var data eventing.PingData
+	if err := ev.DataAs(&data); err != nil || data.Job != eventing.JobCleanup {
+		logger.Warn("janitor ignored a ping for another job", "event_source", ev.Source())
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.RunTimeout)
+	defer cancel()
+	at := ev.Time()
+	if at.IsZero() {
+		at = time.Now()
+	}
+	res, err := f.cleanup(ctx, logger, ev.ID(), at)
+	if errors.Is(err, errAlreadyDone) {
+		logger.Info("cleanup already done for this event")
+		return nil, nil
+	}
+	if errors.Is(err, errBusy) {
+		// The run in progress does the same work; a second one would only wait for it.
+		logger.Info("cleanup skipped: another run is in progress")
+		return nil, nil
+	}
+	if err != nil {
+		logger.Error("cleanup failed", "error", err.Error())
+		return nil, fmt.Errorf("janitor: cleanup: %w", err)
+	}
+	logger.Info("cleanup done", "job_id", res.RunID, "entries_purged", res.EntriesPurged,
+		"media_removed", res.MediaRemoved, "uploads_expired", res.UploadsExpired, "users", res.Users,
+		"idempotency_keys_expired", res.IdempotencyKeysExpired, "jobs_purged", res.JobsPurged,
+		"processed_events_purged", res.ProcessedEventsPurged)
+	return nil, nil
+}
