@@ -8,6 +8,7 @@ require (
 	github.com/xmojo/diary/functions/auth v0.1.0
 	github.com/xmojo/diary/functions/janitor v0.1.0
 	github.com/xmojo/diary/shared v0.1.0
+	sigs.k8s.io/yaml v1.6.0
 )
 
 require (
@@ -51,5 +52,4 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
 )
