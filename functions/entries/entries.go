@@ -191,7 +191,7 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if row, err = updateEntryBody(r.Context(), tx, u); err != nil {
-			return err
+			return changedMeanwhile(err)
 		}
 		if err := setEntryTags(r.Context(), tx, c.userID, id, in.tags, false); err != nil {
 			return err
@@ -241,7 +241,7 @@ func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 			return errVersionMismatch
 		}
 		if row, err = setEntryDeleted(r.Context(), tx, c.userID, id, cur.Version, &at, at); err != nil {
-			return err
+			return changedMeanwhile(err)
 		}
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeDeleted, row.Version, at)
 	})
@@ -283,7 +283,7 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 			return errVersionMismatch
 		}
 		if row, err = setEntryDeleted(r.Context(), tx, c.userID, id, cur.Version, nil, at); err != nil {
-			return err
+			return changedMeanwhile(err)
 		}
 		// Decrypt before committing: an entry that cannot be shown is not restored.
 		if view, err = c.render(row, nil); err != nil {
@@ -298,4 +298,15 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 	a.emitChanged(r, c.userID, row.ID, changeRestored, row.Version)
 	w.Header().Set("ETag", etag(row.Version))
 	httpapi.WriteJSON(w, http.StatusOK, view)
+}
+
+// changedMeanwhile maps a conditional write that matched no row, after the entry's state
+// was checked in the same transaction, to 412: the entry changed in between. The user's
+// write lock makes this unreachable for writers that take it; the version condition is the
+// guard for any that do not.
+func changedMeanwhile(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errVersionMismatch
+	}
+	return err
 }
