@@ -1,0 +1,155 @@
+package jobs
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xmojo/diary/shared/httpapi"
+)
+
+// api holds what the handlers need.
+type api struct {
+	db *pgxpool.Pool
+}
+
+// jobView is a job as the API shows it.
+type jobView struct {
+	ID       string  `json:"id"`
+	Kind     string  `json:"kind"`
+	Status   string  `json:"status"`
+	Progress int     `json:"progress"`
+	Error    *string `json:"error"`
+	// Result holds the job's counts (e.g. a cleanup's entries_purged): an addition to the
+	// API contract so a user can see what a job did.
+	Result     json.RawMessage `json:"result"`
+	CreatedAt  string          `json:"created_at"`
+	FinishedAt *string         `json:"finished_at"`
+}
+
+func view(j jobRow) jobView {
+	v := jobView{
+		ID: j.ID, Kind: j.Kind, Status: j.Status, Progress: int(j.Progress), Error: j.Error,
+		Result: j.Result, CreatedAt: j.CreatedAt.UTC().Format(time.RFC3339Nano),
+	}
+	if len(v.Result) == 0 {
+		v.Result = json.RawMessage(`{}`)
+	}
+	if j.FinishedAt != nil {
+		s := j.FinishedAt.UTC().Format(time.RFC3339Nano)
+		v.FinishedAt = &s
+	}
+	return v
+}
+
+// getJob answers GET /api/v1/jobs/{id}: the caller's job, or 404 for an unknown id, a
+// malformed one, someone else's job or a system job.
+func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
+	p, _ := httpapi.PrincipalFrom(r.Context())
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
+		return
+	}
+	j, err := getJob(r.Context(), a.db, p.UserID, id.String())
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, view(j))
+}
+
+var kindPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// listPage is the answer of GET /api/v1/jobs.
+type listPage struct {
+	Items      []jobView `json:"items"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
+// listJobs answers GET /api/v1/jobs?kind=&limit=&cursor=: the caller's jobs, newest
+// first, so a user can find jobs they did not start themselves (their share of the daily
+// cleanup).
+func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
+	p, _ := httpapi.PrincipalFrom(r.Context())
+	q := r.URL.Query()
+	f := listFilter{kind: q.Get("kind"), limit: 20}
+	bad := map[string]string{}
+	if f.kind != "" && !kindPattern.MatchString(f.kind) {
+		bad["kind"] = "must be a job kind such as cleanup"
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			bad["limit"] = "must be an integer from 1 to 100"
+		}
+		f.limit = n
+	}
+	if s := q.Get("cursor"); s != "" {
+		c, ok := decodeListCursor(s)
+		if !ok {
+			bad["cursor"] = "is not a cursor this endpoint returned"
+		}
+		f.after = &c
+	}
+	if len(bad) > 0 {
+		httpapi.Fail(w, r, httpapi.Invalid(bad))
+		return
+	}
+	rows, err := listJobs(r.Context(), a.db, p.UserID, f)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	page := listPage{Items: []jobView{}}
+	if len(rows) > f.limit {
+		rows = rows[:f.limit]
+		last := rows[len(rows)-1]
+		next := listCursor{createdAt: last.CreatedAt, id: last.ID}.encode()
+		page.NextCursor = &next
+	}
+	for _, j := range rows {
+		page.Items = append(page.Items, view(j))
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+}
+
+// listCursor is the position after the last job of a page, opaque to clients.
+type listCursor struct {
+	createdAt time.Time
+	id        string
+}
+
+const listCursorTag = "j1"
+
+func (c listCursor) encode() string {
+	raw := listCursorTag + ":" + strconv.FormatInt(c.createdAt.UnixMicro(), 10) + ":" + c.id
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeListCursor(s string) (listCursor, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return listCursor{}, false
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 3 || parts[0] != listCursorTag {
+		return listCursor{}, false
+	}
+	micros, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return listCursor{}, false
+	}
+	id, err := uuid.Parse(parts[2])
+	if err != nil || id.String() != parts[2] {
+		return listCursor{}, false
+	}
+	return listCursor{createdAt: time.UnixMicro(micros).UTC(), id: parts[2]}, true
+}
