@@ -32,6 +32,10 @@ type api struct {
 	db       *pgxpool.Pool
 	sessions *session.Store
 	emitter  *eventing.Emitter
+	// retention is how long a deleted entry can be restored.
+	retention time.Duration
+	// idempotencyTTL is how long an Idempotency-Key is honoured.
+	idempotencyTTL time.Duration
 }
 
 // errSessionKeyUnavailable answers a uce request whose session holds no master key: the

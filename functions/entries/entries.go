@@ -13,8 +13,11 @@ import (
 	"github.com/xmojo/diary/shared/store"
 )
 
-// retention is how long a soft-deleted entry can be restored before it is purged.
-const retention = 30 * 24 * time.Hour
+// Defaults of Config.EntryRetention and Config.IdempotencyKeyTTL.
+const (
+	defaultRetention      = 30 * 24 * time.Hour
+	defaultIdempotencyTTL = 24 * time.Hour
+)
 
 // createEntry serves POST /api/v1/entries: 201 with the entry, Location and ETag. A retry
 // with the same Idempotency-Key and body answers the entry the first request created.
@@ -57,7 +60,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 			case errors.Is(err, store.ErrNotFound):
 			case err != nil:
 				return err
-			case at.Sub(rec.CreatedAt) >= idempotencyWindow:
+			case at.Sub(rec.CreatedAt) >= a.idempotencyTTL:
 				// Expired: the key starts afresh (putIdempotency replaces the record).
 			case !bytes.Equal(rec.RequestHash, reqHash):
 				return errIdempotencyKeyReused
@@ -254,7 +257,7 @@ func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 }
 
 // restoreEntry serves POST /api/v1/entries/{id}/restore: 200 with the entry; 404 when it is
-// not deleted, past its 30 days or not the caller's; 412 when an If-Match names another
+// not deleted, deleted longer ago than the retention (30 days), or not the caller's; 412 when an If-Match names another
 // version.
 func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
@@ -276,7 +279,7 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if cur.DeletedAt == nil || at.Sub(*cur.DeletedAt) >= retention {
+		if cur.DeletedAt == nil || at.Sub(*cur.DeletedAt) >= a.retention {
 			return httpapi.ErrNotFound
 		}
 		if !pre.allows(cur.Version) {

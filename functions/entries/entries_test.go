@@ -370,3 +370,21 @@ func TestRouting(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreAfterRetention checks that an entry deleted more than 30 days ago cannot be
+// restored even before the janitor purges it, while its history still answers.
+func TestRestoreAfterRetention(t *testing.T) {
+	h := newHarness(t, "")
+	u := testenv.NewUser(t, h.svc, "e2e")
+	e := h.create(t, u, body(t, u, "", nil))
+	h.mustStatus(t, u, http.StatusNoContent, "DELETE", entryPath(e.ID), nil)
+	if _, err := h.svc.DB.Exec(t.Context(), `UPDATE entries SET deleted_at = deleted_at - interval '30 days 1 second' WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.mustStatus(t, u, http.StatusNotFound, "POST", entryPath(e.ID)+"/restore", nil)
+	h.mustStatus(t, u, http.StatusOK, "GET", entryPath(e.ID)+"/history", nil)
+	if _, err := h.svc.DB.Exec(t.Context(), `DELETE FROM entries WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.mustStatus(t, u, http.StatusNotFound, "GET", entryPath(e.ID)+"/history", nil)
+}

@@ -25,6 +25,11 @@ type Config struct {
 	// Sink is where entry.changed events go: K_SINK, injected by a SinkBinding in the
 	// cluster and by the local runner at home. Empty means events are dropped.
 	Sink string `envconfig:"K_SINK"`
+	// EntryRetention is how long a deleted entry can be restored; the janitor purges it
+	// after the same time.
+	EntryRetention time.Duration `envconfig:"ENTRY_RETENTION" default:"720h"`
+	// IdempotencyKeyTTL is how long an Idempotency-Key is honoured.
+	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h"`
 }
 
 // Function is the entries function in knative/func's shape: New, then Start, Handle,
@@ -42,8 +47,8 @@ func New() *Function {
 }
 
 // NewWithServices returns an entries function that is ready to serve with already
-// connected services, for tests and the in-process gateway. logger may be nil for
-// slog.Default(); the caller keeps ownership of svc.
+// connected services, for tests and the in-process gateway. Zero durations in cfg take
+// their defaults; logger may be nil for slog.Default(); the caller keeps ownership of svc.
 func NewWithServices(cfg Config, svc *platform.Services, logger *slog.Logger) (*Function, error) {
 	f := &Function{}
 	if err := f.init(cfg, svc, logger); err != nil {
@@ -57,7 +62,14 @@ func (f *Function) init(cfg Config, svc *platform.Services, logger *slog.Logger)
 	if err != nil {
 		return fmt.Errorf("entries: K_SINK: %w", err)
 	}
-	api := &api{db: svc.DB, sessions: svc.Sessions, emitter: emitter}
+	if cfg.EntryRetention <= 0 {
+		cfg.EntryRetention = defaultRetention
+	}
+	if cfg.IdempotencyKeyTTL <= 0 {
+		cfg.IdempotencyKeyTTL = defaultIdempotencyTTL
+	}
+	api := &api{db: svc.DB, sessions: svc.Sessions, emitter: emitter,
+		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL}
 	h := routes(api, svc, logger)
 	f.svc = svc
 	f.handler.Store(&h)

@@ -12,9 +12,6 @@ import (
 	"github.com/xmojo/diary/shared/httpapi"
 )
 
-// idempotencyWindow is how long an Idempotency-Key is honoured.
-const idempotencyWindow = 24 * time.Hour
-
 // errIdempotencyKeyReused answers a create whose key was already used for another body
 // (the status of draft-ietf-httpapi-idempotency-key-header).
 var errIdempotencyKeyReused = httpapi.NewError(http.StatusUnprocessableEntity, "idempotency_key_reused",
