@@ -1,0 +1,144 @@
+// Package media is the media function: photos, recordings, videos and PDFs under
+// /api/v1/media. It never touches a media byte. A client declares what it will upload
+// (size, SHA-256, type); the function checks the declaration and the user's quota and
+// answers with a presigned S3 PUT whose signature binds that length and checksum, so the
+// store refuses any other bytes. Complete checks with a HEAD that the object arrived
+// before the media counts as ready; downloads are presigned GETs. Deleting is soft: the
+// janitor removes the object later.
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/objstore"
+	"github.com/xmojo/diary/shared/platform"
+)
+
+// Config is the media function's settings, read from the environment at Start.
+type Config struct {
+	platform.Config
+	// S3 is the object store's part (S3_ENDPOINT, S3_BUCKET, ...). It is read on its own
+	// by loadConfig: two embedded structs both named Config cannot sit side by side.
+	S3 objstore.Config `ignored:"true"`
+	// StorageQuotaBytes is how many bytes of media each user may keep (ready uploads plus
+	// uploads still in flight). auth's /features reports the same setting.
+	StorageQuotaBytes int64 `envconfig:"STORAGE_QUOTA_BYTES" default:"1073741824"`
+}
+
+// Function is the media function in knative/func's shape: New, then Start, Handle, Ready,
+// Alive and Stop.
+type Function struct {
+	// handler is set once Start has connected; until then Handle answers 503.
+	handler atomic.Pointer[http.Handler]
+	svc     *platform.Services
+	ownsSvc bool
+}
+
+// New returns a media function that is configured by Start.
+func New() *Function {
+	return &Function{}
+}
+
+// NewWithServices returns a media function that is ready to serve with already connected
+// services and object store, for tests and the in-process gateway. logger may be nil for
+// slog.Default(); the caller keeps ownership of svc.
+func NewWithServices(cfg Config, svc *platform.Services, objects *objstore.Store, logger *slog.Logger) (*Function, error) {
+	s, err := newServer(cfg, svc, objects)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	f := &Function{}
+	f.serve(s, logger)
+	return f, nil
+}
+
+func (f *Function) serve(s *server, logger *slog.Logger) {
+	h := routes(s, logger)
+	f.svc = s.svc
+	f.handler.Store(&h)
+}
+
+// Start reads the configuration from env, connects to PostgreSQL and Redis, and prepares
+// the S3 client. With S3_CREATE_BUCKET (local runs) it also creates the bucket if it is
+// missing. An error names the setting at fault and makes readiness fail.
+func (f *Function) Start(ctx context.Context, env map[string]string) error {
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return fmt.Errorf("media: start: %w", err)
+	}
+	objects, err := objstore.New(cfg.S3)
+	if err != nil {
+		return fmt.Errorf("media: start: %w", err)
+	}
+	if cfg.S3.CreateBucket {
+		if err := objects.EnsureBucket(ctx); err != nil {
+			return fmt.Errorf("media: start: S3_BUCKET: %w", err)
+		}
+	}
+	svc, err := platform.Connect(ctx, cfg.Config)
+	if err != nil {
+		return fmt.Errorf("media: start: %w", err)
+	}
+	s, err := newServer(cfg, svc, objects)
+	if err != nil {
+		svc.Close()
+		return fmt.Errorf("media: start: %w", err)
+	}
+	f.serve(s, nil)
+	f.ownsSvc = true
+	return nil
+}
+
+// loadConfig reads Config from env.
+func loadConfig(env map[string]string) (Config, error) {
+	var cfg Config
+	if err := config.Load(env, &cfg); err != nil {
+		return Config{}, err
+	}
+	if err := config.Load(env, &cfg.S3); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Stop releases the connections Start opened.
+func (f *Function) Stop(context.Context) error {
+	if f.ownsSvc && f.svc != nil {
+		f.svc.Close()
+	}
+	return nil
+}
+
+// Ready reports whether the function is configured and PostgreSQL and Redis answer. S3
+// is not probed: a store outage fails only the calls that need it (with 503), while
+// listing and reading media rows keep working.
+func (f *Function) Ready(ctx context.Context) (bool, error) {
+	if f.svc == nil {
+		return false, errors.New("media: not started")
+	}
+	return f.svc.Ready(ctx)
+}
+
+// Alive reports that the process can serve; it does not depend on other services.
+func (f *Function) Alive(context.Context) (bool, error) {
+	return true, nil
+}
+
+// Handle serves one HTTP request: the full public paths under /api/v1/media.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	h := f.handler.Load()
+	if h == nil {
+		httpapi.Fail(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+			Detail: "the service is starting, try again shortly", RetryAfter: 5 * time.Second})
+		return
+	}
+	(*h).ServeHTTP(w, r)
+}

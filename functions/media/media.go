@@ -1,0 +1,487 @@
+package media
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/store"
+)
+
+// allowedContentTypes are the media types a client may upload: images, audio, video and
+// PDF. Anything else (HTML, SVG, scripts) is refused, so the bucket never serves active
+// content.
+var allowedContentTypes = map[string]bool{
+	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true,
+	"image/heic": true, "image/heif": true,
+	"audio/mpeg": true, "audio/mp4": true, "audio/aac": true, "audio/ogg": true,
+	"audio/wav": true, "audio/webm": true, "audio/x-m4a": true,
+	"video/mp4": true, "video/quicktime": true, "video/webm": true,
+	"application/pdf": true,
+}
+
+// uploadRequest is the body of POST /upload. Pointers tell a missing field from a zero.
+type uploadRequest struct {
+	Filename    *string `json:"filename"`
+	ContentType *string `json:"content_type"`
+	SizeBytes   *int64  `json:"size_bytes"`
+	SHA256      *string `json:"sha256"`
+	EntryID     *string `json:"entry_id"`
+}
+
+// upload is a checked uploadRequest.
+type upload struct {
+	filename    string
+	contentType string
+	size        int64
+	sha256      []byte
+	entryID     *string
+}
+
+// validate checks the declaration: 422 for a missing or malformed field, then 413 for a
+// size above the limit.
+func (req uploadRequest) validate() (upload, error) {
+	var (
+		in     upload
+		fields = map[string]string{}
+	)
+	switch {
+	case req.Filename == nil || *req.Filename == "":
+		fields["filename"] = "is required"
+	case len(*req.Filename) > maxFilenameBytes:
+		fields["filename"] = "must be at most " + strconv.Itoa(maxFilenameBytes) + " bytes"
+	case !utf8.ValidString(*req.Filename) || strings.IndexFunc(*req.Filename, unicode.IsControl) >= 0:
+		fields["filename"] = "must be UTF-8 text without control characters"
+	default:
+		in.filename = *req.Filename
+	}
+	if req.ContentType == nil || *req.ContentType == "" {
+		fields["content_type"] = "is required"
+	} else if mt, params, err := mime.ParseMediaType(*req.ContentType); err != nil || len(params) > 0 || !allowedContentTypes[mt] {
+		fields["content_type"] = "must be one of the allowed image, audio, video or PDF types, without parameters"
+	} else {
+		in.contentType = mt
+	}
+	tooLarge := false
+	switch {
+	case req.SizeBytes == nil:
+		fields["size_bytes"] = "is required"
+	case *req.SizeBytes < 1:
+		fields["size_bytes"] = "must be at least 1"
+	case *req.SizeBytes > maxMediaBytes:
+		tooLarge = true
+	default:
+		in.size = *req.SizeBytes
+	}
+	if req.SHA256 == nil || *req.SHA256 == "" {
+		fields["sha256"] = "is required"
+	} else if sum, err := hex.DecodeString(*req.SHA256); err != nil || len(sum) != 32 {
+		fields["sha256"] = "must be the SHA-256 of the file as 64 hex digits"
+	} else {
+		in.sha256 = sum
+	}
+	if req.EntryID != nil {
+		if id, err := uuid.Parse(*req.EntryID); err != nil {
+			fields["entry_id"] = "must be an entry id"
+		} else {
+			s := id.String()
+			in.entryID = &s
+		}
+	}
+	if len(fields) > 0 {
+		return upload{}, httpapi.Invalid(fields)
+	}
+	if tooLarge {
+		return upload{}, errTooLarge
+	}
+	return in, nil
+}
+
+// objectKey is where a media's bytes live: built from ids only, never from the filename
+// or anything else the user typed.
+func objectKey(userID, mediaID string) string {
+	return "u/" + userID + "/" + mediaID
+}
+
+// uploadView is the presigned PUT the client sends the bytes with.
+type uploadView struct {
+	URL       string            `json:"url"`
+	Method    string            `json:"method"`
+	Headers   map[string]string `json:"headers"`
+	ExpiresAt time.Time         `json:"expires_at"`
+}
+
+type uploadResponse struct {
+	Media        mediaView   `json:"media"`
+	Upload       *uploadView `json:"upload"`
+	Deduplicated bool        `json:"deduplicated"`
+}
+
+// upload answers POST /upload: 201 with a presigned PUT for a new pending media, or 200
+// with the caller's ready media of the same SHA-256 and no upload at all.
+func (s *server) upload(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req uploadRequest
+	if err := httpapi.DecodeJSON(w, r, &req, bodyLimit); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	in, err := req.validate()
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	p := principal(r)
+	names, err := s.filenames(p)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	mediaID := id.String()
+	filenameCT, err := names.seal(mediaID, in.filename)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	// Presigning is local computation; done first, the row can record when the URL dies.
+	key := objectKey(p.UserID, mediaID)
+	put, err := s.objects.PresignPut(ctx, key, in.size, in.sha256, in.contentType, s.uploadTTL)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+
+	var (
+		m            mediaRow
+		deduplicated bool
+	)
+	err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error {
+		if err := lockUserMedia(ctx, tx, p.UserID); err != nil {
+			return err
+		}
+		if in.entryID != nil {
+			ok, err := entryIsUsers(ctx, tx, p.UserID, *in.entryID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return httpapi.Invalid(map[string]string{"entry_id": "is not one of your entries"})
+			}
+		}
+		existing, err := findReadyBySHA256(ctx, tx, p.UserID, in.sha256)
+		if err == nil {
+			m, deduplicated = existing, true
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		used, err := usedBytes(ctx, tx, p.UserID, time.Now())
+		if err != nil {
+			return err
+		}
+		if used+in.size > s.quota {
+			return errQuotaExceeded
+		}
+		m, err = insertMedia(ctx, tx, mediaRow{
+			ID:              mediaID,
+			UserID:          p.UserID,
+			EntryID:         in.entryID,
+			ObjectKey:       key,
+			FilenameCT:      filenameCT,
+			ContentType:     in.contentType,
+			SizeBytes:       in.size,
+			SHA256:          in.sha256,
+			UploadExpiresAt: put.ExpiresAt,
+		})
+		return err
+	})
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	view, err := names.view(m)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	logger := httpapi.Logger(ctx)
+	if deduplicated {
+		logger.Info("media upload deduplicated", "media_id", m.ID)
+		httpapi.WriteJSON(w, http.StatusOK, uploadResponse{Media: view, Deduplicated: true})
+		return
+	}
+	logger.Info("media upload requested", "media_id", m.ID, "size_bytes", m.SizeBytes, "content_type", m.ContentType)
+	w.Header().Set("Location", basePath+"/"+m.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, uploadResponse{Media: view, Upload: &uploadView{
+		URL:       put.URL,
+		Method:    put.Method,
+		Headers:   put.Header,
+		ExpiresAt: put.ExpiresAt,
+	}})
+}
+
+// complete answers POST /{id}/complete: the media becomes ready once S3 holds an object
+// of the declared size (and, when the store reports one, the declared SHA-256). Calling
+// it again on a ready media answers the same.
+func (s *server) complete(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := principal(r)
+	m, err := s.mediaFromPath(r, p)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	if m.Status == statusPending {
+		obj, exists, err := s.objects.Head(ctx, m.ObjectKey)
+		if err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		if !exists || obj.Size != m.SizeBytes || (obj.SHA256 != "" && obj.SHA256 != hex.EncodeToString(m.SHA256)) {
+			httpapi.Fail(w, r, errUploadMissing)
+			return
+		}
+		err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error {
+			if err := lockUserMedia(ctx, tx, p.UserID); err != nil {
+				return err
+			}
+			// Every upload was checked against the quota with the pending ones counted,
+			// so this only refuses an upload whose URL had expired when others were
+			// granted in its place.
+			ready, err := readyBytes(ctx, tx, p.UserID, m.ID)
+			if err != nil {
+				return err
+			}
+			if ready+m.SizeBytes > s.quota {
+				return errQuotaExceeded
+			}
+			m, err = markReady(ctx, tx, p.UserID, m.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				// A concurrent complete won (then it is ready) or a delete did (404).
+				m, err = getMedia(ctx, tx, p.UserID, m.ID)
+			}
+			return err
+		})
+		if err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		httpapi.Logger(ctx).Info("media upload completed", "media_id", m.ID, "size_bytes", m.SizeBytes)
+	}
+	s.writeMedia(w, r, p, http.StatusOK, m)
+}
+
+// get answers GET /{id}.
+func (s *server) get(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	m, err := s.mediaFromPath(r, p)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	s.writeMedia(w, r, p, http.StatusOK, m)
+}
+
+type downloadResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// download answers GET /{id}/download with a presigned GET of a ready media.
+func (s *server) download(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	m, err := s.mediaFromPath(r, p)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	if m.Status != statusReady {
+		httpapi.Fail(w, r, errNotReady)
+		return
+	}
+	get, err := s.objects.PresignGet(r.Context(), m.ObjectKey, s.downloadTTL)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, downloadResponse{URL: get.URL, ExpiresAt: get.ExpiresAt})
+}
+
+// delete answers DELETE /{id}: a soft delete; the janitor removes the object.
+func (s *server) delete(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	id, ok := pathID(r)
+	if !ok {
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
+		return
+	}
+	if err := softDeleteMedia(r.Context(), s.svc.DB, p.UserID, id); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	httpapi.Logger(r.Context()).Info("media deleted", "media_id", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Pagination of the list.
+const (
+	defaultListLimit = 20
+	maxListLimit     = 100
+)
+
+type listResponse struct {
+	Items      []mediaView `json:"items"`
+	NextCursor *string     `json:"next_cursor"`
+}
+
+// list answers GET /?limit=&cursor=&entry_id=: the caller's media, newest first.
+func (s *server) list(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	f, err := parseListQuery(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	names, err := s.filenames(p)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	limit := f.limit
+	f.limit++ // one more tells whether there is a next page
+	rows, err := listMedia(r.Context(), s.svc.DB, p.UserID, f)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	resp := listResponse{Items: make([]mediaView, 0, min(len(rows), limit))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[limit-1]
+		next := cursor{createdAt: last.CreatedAt, id: last.ID}.String()
+		resp.NextCursor = &next
+	}
+	for _, m := range rows {
+		v, err := names.view(m)
+		if err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		resp.Items = append(resp.Items, v)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+func parseListQuery(r *http.Request) (listFilter, error) {
+	q := r.URL.Query()
+	f := listFilter{limit: defaultListLimit}
+	fields := map[string]string{}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(maxListLimit)
+		}
+		f.limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		c, err := parseCursor(v)
+		if err != nil {
+			fields["cursor"] = "is not a cursor from this list"
+		}
+		f.after = &c
+	}
+	if v := q.Get("entry_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			fields["entry_id"] = "must be an entry id"
+		}
+		s := id.String()
+		f.entryID = &s
+	}
+	if len(fields) > 0 {
+		return listFilter{}, httpapi.Invalid(fields)
+	}
+	return f, nil
+}
+
+// cursor is a position in the list: the last item's created_at and id.
+type cursor struct {
+	createdAt time.Time
+	id        string
+}
+
+// String encodes the cursor opaquely for next_cursor.
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.createdAt.UTC().Format(time.RFC3339Nano) + "|" + c.id))
+}
+
+func parseCursor(s string) (cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, err
+	}
+	at, id, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return cursor{}, errors.New("media: cursor without separator")
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return cursor{}, err
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return cursor{}, err
+	}
+	return cursor{createdAt: t, id: u.String()}, nil
+}
+
+// pathID returns the {id} of the path in canonical form; a value that is no UUID names
+// no media.
+func pathID(r *http.Request) (string, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return "", false
+	}
+	return id.String(), true
+}
+
+// mediaFromPath loads the caller's media named by the path: not found when the id is
+// malformed, unknown, deleted or another user's.
+func (s *server) mediaFromPath(r *http.Request, p httpapi.Principal) (mediaRow, error) {
+	id, ok := pathID(r)
+	if !ok {
+		return mediaRow{}, httpapi.ErrNotFound
+	}
+	return getMedia(r.Context(), s.svc.DB, p.UserID, id)
+}
+
+func (s *server) writeMedia(w http.ResponseWriter, r *http.Request, p httpapi.Principal, status int, m mediaRow) {
+	names, err := s.filenames(p)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	view, err := names.view(m)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, status, view)
+}
