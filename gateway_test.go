@@ -86,7 +86,7 @@ func TestGroupsTable(t *testing.T) {
 			t.Errorf("group %s exports no OpenAPI fragment", g.name)
 		}
 	}
-	for _, name := range []string{"auth"} {
+	for _, name := range []string{"auth", "entries", "media", "jobs"} {
 		if !seen[name] {
 			t.Errorf("groups lacks %q", name)
 		}

@@ -6,7 +6,10 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/xmojo/diary/eventing v0.1.0
 	github.com/xmojo/diary/functions/auth v0.1.0
+	github.com/xmojo/diary/functions/entries v0.1.0
 	github.com/xmojo/diary/functions/janitor v0.1.0
+	github.com/xmojo/diary/functions/jobs v0.1.0
+	github.com/xmojo/diary/functions/media v0.1.0
 	github.com/xmojo/diary/shared v0.1.0
 	sigs.k8s.io/yaml v1.6.0
 )

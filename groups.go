@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	"github.com/xmojo/diary/functions/auth"
+	"github.com/xmojo/diary/functions/entries"
+	"github.com/xmojo/diary/functions/jobs"
+	"github.com/xmojo/diary/functions/media"
 )
 
 // groups are the endpoint groups behind the gateway, one line each: the path segment after
@@ -12,6 +15,9 @@ import (
 // The upstream variable is the upper-cased name + "_URL".
 var groups = []group{
 	newGroup("auth", auth.OpenAPI, auth.New),
+	newGroup("entries", entries.OpenAPI, entries.New),
+	newGroup("media", media.OpenAPI, media.New),
+	newGroup("jobs", jobs.OpenAPI, jobs.New),
 }
 
 // httpFunction is an HTTP function the gateway can mount in-process; its Start, Stop and
