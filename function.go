@@ -73,7 +73,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	for _, g := range f.groups {
 		h, fn, err := mountGroup(ctx, g, env, cfg, m)
 		if err != nil {
-			stopGroups(ctx, local)
+			_ = stopGroups(ctx, local)
 			return fmt.Errorf("diary: %w", err)
 		}
 		if fn != nil {
