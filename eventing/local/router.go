@@ -57,7 +57,7 @@ type Router struct {
 	logger    *slog.Logger
 	base      context.Context
 	cancel    context.CancelFunc
-	inflight  sync.WaitGroup
+	inflight  inflight
 	handlers  map[string]http.Handler
 	urls      map[string]string
 	namespace string
@@ -227,30 +227,23 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // publishAsync delivers ev in the background, detached from the caller, as the Broker
 // does after its ingress has answered.
 func (r *Router) publishAsync(ev event.Event) {
-	r.inflight.Add(1)
+	r.inflight.add()
 	go func() {
-		defer r.inflight.Done()
-		if err := r.Publish(r.base, ev); err != nil {
-			// Already logged as a dead letter per subscriber.
-			return
-		}
+		defer r.inflight.done()
+		// A failure is logged as a dead letter per subscriber; nobody waits for the result.
+		_ = r.Publish(r.base, ev)
 	}()
 }
 
 // Drain waits for the events accepted by the ingress to be delivered or dead-lettered.
 // When ctx ends first, it cancels the deliveries still running and returns ctx's error.
 func (r *Router) Drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		r.inflight.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-r.inflight.idle():
 		return nil
 	case <-ctx.Done():
 		r.cancel()
-		<-done
+		<-r.inflight.idle()
 		return fmt.Errorf("local: drain: %w", ctx.Err())
 	}
 }
@@ -258,7 +251,45 @@ func (r *Router) Drain(ctx context.Context) error {
 // Close cancels the deliveries still running in the background and refuses new events.
 func (r *Router) Close() {
 	r.cancel()
-	r.inflight.Wait()
+	<-r.inflight.idle()
+}
+
+// inflight counts background deliveries. Unlike a sync.WaitGroup it may go from zero to
+// one while someone waits, as the ingress accepts events during a Drain.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to zero
+}
+
+func (c *inflight) add() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		c.zero = make(chan struct{})
+	}
+	c.n++
+}
+
+func (c *inflight) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n--
+	if c.n == 0 {
+		close(c.zero)
+	}
+}
+
+// idle returns a channel closed once no delivery is in flight.
+func (c *inflight) idle() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		closed := make(chan struct{})
+		close(closed)
+		return closed
+	}
+	return c.zero
 }
 
 // deliver sends ev to one route, retrying per the route's delivery spec, and dead-letters
