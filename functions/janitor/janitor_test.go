@@ -49,6 +49,12 @@ func newWorld(t *testing.T) *world {
 	if err := config.Load(env, &cfg); err != nil {
 		t.Fatalf("config.Load() = %v (run under scripts/test, which sets the S3_* settings)", err)
 	}
+	// Retention periods longer than the defaults: tests of other packages, running at the
+	// same time against the same database, age their own rows to just past the defaults
+	// (30 days, 24 hours) and must not see them purged under their feet.
+	cfg.EntryRetention = 45 * day
+	cfg.PendingUploadTTL = 36 * time.Hour
+	cfg.IdempotencyKeyTTL = 72 * time.Hour
 	objects, err := objstore.New(cfg.Config)
 	if err != nil {
 		t.Fatalf("objstore.New() = %v", err)
@@ -290,25 +296,25 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 	alice, bob := w.user(), w.user()
 
 	// Entries.
-	oldDeleted := w.entry(alice, 31*day)
+	oldDeleted := w.entry(alice, 46*day)
 	w.belongings(alice, oldDeleted)
-	recentDeleted := w.entry(alice, 29*day)
+	recentDeleted := w.entry(alice, 44*day)
 	live := w.entry(alice, 0)
 	w.belongings(alice, live)
-	bobOld := w.entry(bob, 40*day)
+	bobOld := w.entry(bob, 60*day)
 
 	// Media.
 	deletedLongAgo, deletedLongAgoKey := w.media(alice, mediaSpec{status: "ready", createdAgo: 3 * day, deletedAgo: 2 * time.Hour, object: true})
 	deletedJustNow, deletedJustNowKey := w.media(alice, mediaSpec{status: "ready", createdAgo: 3 * day, deletedAgo: time.Minute, object: true})
 	ready, readyKey := w.media(alice, mediaSpec{status: "ready", createdAgo: 90 * day, object: true})
-	stalePending, stalePendingKey := w.media(alice, mediaSpec{status: "pending", createdAgo: 25 * time.Hour, object: true})
+	stalePending, stalePendingKey := w.media(alice, mediaSpec{status: "pending", createdAgo: 37 * time.Hour, object: true})
 	staleNoBytes, _ := w.media(alice, mediaSpec{status: "pending", createdAgo: 48 * time.Hour})
-	freshPending, freshPendingKey := w.media(alice, mediaSpec{status: "pending", createdAgo: 23 * time.Hour, object: true})
-	attached, attachedKey := w.media(alice, mediaSpec{entryID: oldDeleted, status: "ready", createdAgo: 40 * day, object: true})
+	freshPending, freshPendingKey := w.media(alice, mediaSpec{status: "pending", createdAgo: 35 * time.Hour, object: true})
+	attached, attachedKey := w.media(alice, mediaSpec{entryID: oldDeleted, status: "ready", createdAgo: 50 * day, object: true})
 
 	// Idempotency keys on a live entry: one past its 24 hours, one not.
 	ctx := context.Background()
-	for _, age := range []time.Duration{25 * time.Hour, time.Hour} {
+	for _, age := range []time.Duration{73 * time.Hour, time.Hour} {
 		_, err := w.svc.DB.Exec(ctx, `
 			INSERT INTO entry_idempotency (user_id, key_hash, request_hash, entry_id, created_at)
 			VALUES ($1, $2, $3, $4, now() - $5::interval)`,
@@ -326,16 +332,16 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 		name, table, id string
 		want            bool
 	}{
-		{"entry deleted 31 days ago", "entries", oldDeleted, false},
-		{"entry deleted 29 days ago", "entries", recentDeleted, true},
+		{"entry deleted 46 days ago (retention 45)", "entries", oldDeleted, false},
+		{"entry deleted 44 days ago", "entries", recentDeleted, true},
 		{"live entry", "entries", live, true},
-		{"bob's entry deleted 40 days ago", "entries", bobOld, false},
+		{"bob's entry deleted 60 days ago", "entries", bobOld, false},
 		{"media deleted 2 hours ago", "media", deletedLongAgo, false},
 		{"media deleted a minute ago (download URLs may still be live)", "media", deletedJustNow, true},
 		{"ready media", "media", ready, true},
-		{"upload pending for 25 hours", "media", stalePending, false},
+		{"upload pending for 37 hours (TTL 36)", "media", stalePending, false},
 		{"upload pending for 48 hours, no bytes sent", "media", staleNoBytes, false},
-		{"upload pending for 23 hours", "media", freshPending, true},
+		{"upload pending for 35 hours", "media", freshPending, true},
 		{"media attached to the purged entry", "media", attached, true},
 	}
 	for _, r := range rows {
@@ -350,8 +356,8 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 		{"media deleted 2 hours ago", deletedLongAgoKey, false},
 		{"media deleted a minute ago", deletedJustNowKey, true},
 		{"ready media", readyKey, true},
-		{"upload pending for 25 hours", stalePendingKey, false},
-		{"upload pending for 23 hours", freshPendingKey, true},
+		{"upload pending for 37 hours", stalePendingKey, false},
+		{"upload pending for 35 hours", freshPendingKey, true},
 		{"media attached to the purged entry", attachedKey, true},
 	}
 	for _, o := range objects {
@@ -379,7 +385,7 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 		t.Errorf("tag links of the live entry = %d, want 1", got)
 	}
 	if got := w.count(`SELECT count(*) FROM entry_idempotency WHERE entry_id = $1`, live); got != 2 {
-		t.Errorf("idempotency keys of the live entry = %d, want 2 (its own from belongings and the 1-hour-old one)", got)
+		t.Errorf("idempotency keys of the live entry = %d, want 2 (its own from belongings and the 1-hour-old one; the 73-hour-old one expired)", got)
 	}
 
 	// What each user can read about the run: their own counts, nothing of the other's.
@@ -415,7 +421,7 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 func TestSameEventTwiceDoesTheWorkOnce(t *testing.T) {
 	w := newWorld(t)
 	alice := w.user()
-	first := w.entry(alice, 31*day)
+	first := w.entry(alice, 46*day)
 	r := w.router(w.objects)
 	ev := w.tick()
 
@@ -427,7 +433,7 @@ func TestSameEventTwiceDoesTheWorkOnce(t *testing.T) {
 	}
 	// Between the deliveries another entry passes retention: a second delivery of the
 	// same event must not act again (tomorrow's tick will purge it).
-	second := w.entry(alice, 31*day)
+	second := w.entry(alice, 46*day)
 	if err := r.Publish(context.Background(), ev); err != nil {
 		t.Fatalf("second Publish() = %v", err)
 	}
@@ -454,9 +460,9 @@ func TestSameEventTwiceDoesTheWorkOnce(t *testing.T) {
 func TestFailedRunIsRetriedThenResumedWithoutHarm(t *testing.T) {
 	w := newWorld(t)
 	alice := w.user()
-	stale, staleKey := w.media(alice, mediaSpec{status: "pending", createdAgo: 30 * time.Hour, object: true})
+	stale, staleKey := w.media(alice, mediaSpec{status: "pending", createdAgo: 40 * time.Hour, object: true})
 	deleted, deletedKey := w.media(alice, mediaSpec{status: "ready", createdAgo: day, deletedAgo: time.Hour, object: true})
-	old := w.entry(alice, 31*day)
+	old := w.entry(alice, 46*day)
 
 	// An object store that does not answer: the run fails half-way (after expiring the
 	// stale upload, before removing any object), so the janitor returns an error and the
@@ -522,7 +528,7 @@ func TestFailedRunIsRetriedThenResumedWithoutHarm(t *testing.T) {
 func TestIgnoresEventsForOtherJobs(t *testing.T) {
 	w := newWorld(t)
 	alice := w.user()
-	old := w.entry(alice, 31*day)
+	old := w.entry(alice, 46*day)
 	fn, err := janitor.NewWithServices(w.cfg, w.svc.DB, w.objects)
 	if err != nil {
 		t.Fatal(err)
