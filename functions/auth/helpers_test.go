@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -12,12 +13,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -129,11 +135,14 @@ type apiError struct {
 	Fields map[string]string `json:"fields"`
 }
 
-// account is a user created through the signup endpoint.
+// account is a user created through the signup endpoint (or by insertAccount).
 type account struct {
 	Email    string
 	Password string
 	ip       string
+	// sentKey is the public key an e2e signup sent; before is a time just before signup.
+	sentKey string
+	before  time.Time
 	apiSignup
 }
 
@@ -141,10 +150,12 @@ type account struct {
 // public key) and fails the test unless it answers 201.
 func signup(t testing.TB, h harness, tier string) account {
 	t.Helper()
-	a := account{Email: randomEmail(), Password: "correct horse " + uuid.NewString()[:8], ip: randomIP(t)}
+	a := account{Email: "Mixed.Case-" + randomEmail(), Password: "correct horse " + uuid.NewString()[:8], ip: randomIP(t),
+		before: time.Now().Add(-time.Second)}
 	body := map[string]any{"email": a.Email, "password": a.Password, "encryption_tier": tier}
 	if tier == "e2e" {
-		body["public_key"] = newPublicKey(t)
+		a.sentKey = newPublicKey(t)
+		body["public_key"] = a.sentKey
 	}
 	resp := do(t, h.h, a.ip, "POST", "/api/v1/auth/signup", "", body)
 	if resp.Code != http.StatusCreated {
@@ -206,4 +217,99 @@ func assertError(t testing.TB, resp testenv.Response, status int, code string) a
 		t.Errorf("error body = %s, want code %q and a detail", resp.Body, code)
 	}
 	return e
+}
+
+// testPassword is the password of every account insertAccount makes. Its bcrypt hash is
+// computed once: under the race detector one cost-12 hash takes seconds.
+const testPassword = "the test password, long enough"
+
+var testPasswordHash = sync.OnceValues(func() (string, error) { return crypto.HashPassword(testPassword) })
+
+// insertAccount stores an account the way signup does (the same key wrapping and
+// recovery-code rows, through the package's own store functions) but with a password
+// hash computed once, and opens a session for it. Tests of what follows signup use it to
+// avoid a bcrypt per account; tests of signup itself go through the API.
+func insertAccount(t testing.TB, h harness, tier string) account {
+	t.Helper()
+	ctx := context.Background()
+	hash, err := testPasswordHash()
+	if err != nil {
+		t.Fatalf("HashPassword() = %v", err)
+	}
+	u := user{ID: uuid.NewString(), Email: randomEmail(), PasswordHash: hash, Tier: tier}
+	var masterKey []byte
+	if tier == "uce" {
+		if masterKey, err = crypto.NewKey(); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := newUCEKeys(ctx, crypto.NewKDF(1), u.ID, testPassword, masterKey)
+		if err != nil {
+			t.Fatalf("newUCEKeys() = %v", err)
+		}
+		u.KDFSalt, u.WrappedMasterKey, u.PublicKey, u.WrappedPrivateKey = keys.kdfSalt, keys.wrappedMasterKey, keys.publicKey, keys.wrappedPrivateKey
+	} else {
+		pub, _, err := crypto.GenerateX25519()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.PublicKey = pub
+	}
+	codes, rows, err := newRecoveryCodes(u.ID, masterKey)
+	if err != nil {
+		t.Fatalf("newRecoveryCodes() = %v", err)
+	}
+	err = store.Transact(ctx, h.svc.DB, func(tx pgx.Tx) error {
+		if u.CreatedAt, err = insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return insertRecoveryCodes(ctx, tx, rows)
+	})
+	if err != nil {
+		t.Fatalf("insert account: %v", err)
+	}
+	a := account{Email: u.Email, Password: testPassword, ip: randomIP(t)}
+	a.User = apiUser{ID: u.ID, Email: u.Email, EncryptionTier: tier,
+		PublicKey: base64.StdEncoding.EncodeToString(u.PublicKey), CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339Nano)}
+	a.RecoveryCodes = codes
+	a.apiPair = newSession(t, h, u.ID, tier, masterKey)
+	return a
+}
+
+// newSession opens a session for the user as login does and returns its tokens.
+func newSession(t testing.TB, h harness, userID, tier string, masterKey []byte) apiPair {
+	t.Helper()
+	sess, refresh, err := h.svc.Sessions.Create(context.Background(), userID, tier, masterKey)
+	if err != nil {
+		t.Fatalf("Sessions.Create() = %v", err)
+	}
+	access, _, err := testenv.Issuer(t).Issue(userID, sess.ID, tier)
+	if err != nil {
+		t.Fatalf("Issue() = %v", err)
+	}
+	return apiPair{AccessToken: access, RefreshToken: refresh, TokenType: "bearer", ExpiresIn: 900}
+}
+
+// sharedAccounts are one account per tier made through the signup API once per test
+// binary, for tests that only read them or add sessions to them. A test that spends
+// recovery codes, locks an account or logs a session out makes its own.
+var sharedAccounts sync.Map // tier -> *sharedAccountOnce
+
+type sharedAccountOnce struct {
+	once sync.Once
+	a    account
+	ok   bool
+}
+
+func sharedAccount(t testing.TB, h harness, tier string) account {
+	t.Helper()
+	v, _ := sharedAccounts.LoadOrStore(tier, &sharedAccountOnce{})
+	s := v.(*sharedAccountOnce)
+	s.once.Do(func() {
+		s.a = signup(t, h, tier)
+		s.ok = true
+	})
+	if !s.ok {
+		t.Fatalf("the shared %s account could not be made", tier)
+	}
+	return s.a
 }

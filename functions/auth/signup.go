@@ -103,6 +103,17 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
+	// A taken email is refused before the costly key work; the unique index still decides
+	// between two signups racing for one email.
+	taken, err := emailRegistered(ctx, s.db, req.Email)
+	if err != nil {
+		httpapi.Fail(w, r, fmt.Errorf("auth: signup: %w", err))
+		return
+	}
+	if taken {
+		httpapi.Fail(w, r, errEmailTaken)
+		return
+	}
 	u := user{ID: uuid.NewString(), Email: req.Email, Tier: req.EncryptionTier, PublicKey: publicKey}
 	var masterKey []byte
 	if u.Tier == "uce" {

@@ -53,6 +53,16 @@ func insertUser(ctx context.Context, db store.DBTX, u user) (time.Time, error) {
 	return created, nil
 }
 
+// emailRegistered reports whether a user has the email, case-insensitively.
+func emailRegistered(ctx context.Context, db store.DBTX, email string) (bool, error) {
+	var exists bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))`, email).Scan(&exists)
+	if err != nil {
+		return false, fmt.Errorf("auth: email registered: %w", store.Translate(err))
+	}
+	return exists, nil
+}
+
 // userByEmail finds a user by email, case-insensitively (the users_email_key index).
 func userByEmail(ctx context.Context, db store.DBTX, email string) (user, error) {
 	rows, err := db.Query(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1)`, email)
