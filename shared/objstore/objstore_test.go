@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,17 @@ func TestPresignPutBindsLengthAndChecksum(t *testing.T) {
 			}
 			if put.Method != http.MethodPut {
 				t.Errorf("PresignPut().Method = %q, want PUT", put.Method)
+			}
+			// The binding is in the signature: these headers must be signed ones.
+			pu, err := url.Parse(put.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed := strings.Split(pu.Query().Get("X-Amz-SignedHeaders"), ";")
+			for _, h := range []string{"content-length", "content-type", "host", "x-amz-checksum-sha256"} {
+				if !slices.Contains(signed, h) {
+					t.Errorf("X-Amz-SignedHeaders = %v, want %s among them", signed, h)
+				}
 			}
 			if d := time.Until(put.ExpiresAt); d > tt.ttl || d < tt.ttl-2*time.Second {
 				t.Errorf("PresignPut().ExpiresAt is %v from now, want about %v", d, tt.ttl)
