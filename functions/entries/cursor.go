@@ -45,18 +45,20 @@ func decodeListCursor(s string) (listCursor, bool) {
 	return listCursor{occurredAt: time.UnixMicro(micros).UTC(), id: parts[2]}, true
 }
 
-// feedCursor is a position in a user's change sequence.
+// feedCursor is a position in a user's change sequence, with the time it was issued: a
+// position older than the retention of tombstones may have missed a purged delete.
 type feedCursor struct {
-	seq int64
+	seq    int64
+	issued time.Time
 }
 
 func (c feedCursor) encode() string {
-	raw := feedCursorTag + ":" + strconv.FormatInt(c.seq, 10)
+	raw := feedCursorTag + ":" + strconv.FormatInt(c.seq, 10) + ":" + strconv.FormatInt(c.issued.Unix(), 10)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
 func decodeFeedCursor(s string) (feedCursor, bool) {
-	parts, ok := cursorParts(s, feedCursorTag, 2)
+	parts, ok := cursorParts(s, feedCursorTag, 3)
 	if !ok {
 		return feedCursor{}, false
 	}
@@ -64,7 +66,11 @@ func decodeFeedCursor(s string) (feedCursor, bool) {
 	if err != nil || seq < 0 || strconv.FormatInt(seq, 10) != parts[1] {
 		return feedCursor{}, false
 	}
-	return feedCursor{seq: seq}, true
+	issued, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || strconv.FormatInt(issued, 10) != parts[2] {
+		return feedCursor{}, false
+	}
+	return feedCursor{seq: seq, issued: time.Unix(issued, 0).UTC()}, true
 }
 
 func cursorParts(s, tag string, n int) ([]string, bool) {

@@ -230,9 +230,11 @@ func listEntries(ctx context.Context, db store.DBTX, userID string, f listFilter
 	return list, nil
 }
 
-// feedPosition is where a sync feed page starts: after a change_seq, or after a time.
+// feedPosition is where a sync feed page starts: after a change_seq (from a cursor issued
+// at issued), or after a time.
 type feedPosition struct {
 	afterSeq  int64
+	issued    time.Time
 	afterTime *time.Time
 }
 

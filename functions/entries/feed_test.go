@@ -208,3 +208,32 @@ func TestFeedUnderConcurrentWrites(t *testing.T) {
 		t.Errorf("client holds %d entries, database %d", len(state), len(want))
 	}
 }
+
+// TestFeedCursorExpires checks that a feed position older than the retention of
+// tombstones answers 410 sync_expired (a delete after it may have been purged), while a
+// younger one and any RFC 3339 time still answer.
+func TestFeedCursorExpires(t *testing.T) {
+	h := newHarness(t, "")
+	u := testenv.NewUser(t, h.svc, "e2e")
+	h.create(t, u, body(t, u, "", nil))
+	tests := []struct {
+		since string
+		want  int
+	}{
+		{feedCursor{seq: 0, issued: time.Now().Add(-29 * 24 * time.Hour)}.encode(), http.StatusOK},
+		{feedCursor{seq: 0, issued: time.Now().Add(-31 * 24 * time.Hour)}.encode(), http.StatusGone},
+		{"2000-01-01T00:00:00Z", http.StatusOK},
+	}
+	for _, tt := range tests {
+		res := h.do(t, u, "GET", "/api/v1/entries?updated_since="+url.QueryEscape(tt.since), nil)
+		if res.Code != tt.want {
+			t.Errorf("Feed(updated_since=%s) = %d %s, want %d", tt.since, res.Code, res.Body, tt.want)
+			continue
+		}
+		if tt.want == http.StatusGone {
+			if e := decodeJSON[errorJSON](t, res); e.Code != "sync_expired" {
+				t.Errorf("Feed with an expired cursor code = %q, want sync_expired", e.Code)
+			}
+		}
+	}
+}

@@ -59,7 +59,9 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 // listChanges serves GET /api/v1/entries?updated_since=: every entry changed after a point,
 // deleted ones included, oldest change first. The point is an RFC 3339 time (changes with
 // updated_at after it) or a cursor from an earlier page. next_cursor is null once the
-// client has caught up; sync_cursor is always set and is where to resume next time.
+// client has caught up; sync_cursor is always set and is where to resume next time. A
+// cursor issued longer ago than the retention of tombstones answers 410 sync_expired, as
+// the client may have missed a delete that was purged since.
 //
 // A change is ordered by its change_seq, drawn under the user's write lock and held until
 // commit, so the changes a reader sees always form a prefix of the sequence: a page ending
@@ -69,6 +71,11 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 	pos, limit, err := parseFeedQuery(q)
 	if err != nil {
 		fail(w, r, err)
+		return
+	}
+	now := time.Now()
+	if pos.afterTime == nil && now.Sub(pos.issued) >= a.retention-syncExpiryMargin {
+		fail(w, r, errSyncExpired)
 		return
 	}
 	c, err := a.callerOf(r, true)
@@ -96,13 +103,13 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 	page := pageView{}
 	if len(rows) > limit {
 		rows = rows[:limit]
-		next := feedCursor{seq: rows[len(rows)-1].ChangeSeq}.encode()
+		next := feedCursor{seq: rows[len(rows)-1].ChangeSeq, issued: now}.encode()
 		page.NextCursor = &next
 	}
 	if len(rows) > 0 {
 		resume = rows[len(rows)-1].ChangeSeq
 	}
-	sync := feedCursor{seq: resume}.encode()
+	sync := feedCursor{seq: resume, issued: now}.encode()
 	page.SyncCursor = &sync
 	if page.Items, err = c.renderAll(rows); err != nil {
 		fail(w, r, err)
@@ -110,6 +117,14 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 	}
 	httpapi.WriteJSON(w, http.StatusOK, page)
 }
+
+// syncExpiryMargin keeps a feed cursor's expiry clear of the purge, whose clock may differ.
+const syncExpiryMargin = time.Hour
+
+// errSyncExpired answers a feed cursor older than the retention of tombstones: deletes
+// made after it may have been purged, so the client must sync again from scratch.
+var errSyncExpired = httpapi.NewError(http.StatusGone, "sync_expired",
+	"this sync position is older than the 30 days deleted entries are kept; sync again from scratch (updated_since=1970-01-01T00:00:00Z)")
 
 // listOnlyParams are the list's filters, which the sync feed does not take.
 var listOnlyParams = []string{"cursor", "mood", "source", "tag", "from", "to"}
@@ -127,7 +142,7 @@ func parseFeedQuery(q url.Values) (feedPosition, int, error) {
 			pos.afterTime = &t
 		}
 	} else if c, ok := decodeFeedCursor(since); ok {
-		pos.afterSeq = c.seq
+		pos.afterSeq, pos.issued = c.seq, c.issued
 	} else {
 		fields["updated_since"] = "must be an RFC 3339 time or a cursor from an earlier page"
 	}

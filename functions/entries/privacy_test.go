@@ -42,7 +42,7 @@ func forms(s string) []string {
 
 // TestCanaryNeverStoredOrLogged writes canary text through every uce call that takes or
 // returns it, then checks the canary is in no table of the database (a pg_dump, searched
-// in raw, hex and base64 form) and in no log line.
+// in raw, hex and base64 form), in no Redis value and in no log line.
 func TestCanaryNeverStoredOrLogged(t *testing.T) {
 	logs := testenv.CaptureLogs(t)
 	h := newHarness(t, "")
@@ -75,6 +75,11 @@ func TestCanaryNeverStoredOrLogged(t *testing.T) {
 	for _, f := range forms(canary) {
 		if bytes.Contains(dump, []byte(f)) {
 			t.Errorf("the database holds the canary (as %q)", f)
+		}
+	}
+	for _, f := range forms(canary) {
+		if key := redisHolding(t, h, f); key != "" {
+			t.Errorf("Redis key %q holds the canary (as %q)", key, f)
 		}
 	}
 	for _, f := range forms(canary) {
@@ -168,4 +173,36 @@ func TestMovedCiphertextDoesNotOpen(t *testing.T) {
 	if !strings.Contains(logs.String(), sameUser.ID) || !strings.Contains(logs.String(), "integrity check") {
 		t.Errorf("the logs do not report the entry that failed its integrity check:\n%s", logs)
 	}
+}
+
+// redisHolding returns a Redis key whose value (string or hash) contains s, or "".
+func redisHolding(t *testing.T, h *harness, s string) string {
+	t.Helper()
+	ctx := t.Context()
+	iter := h.svc.Redis.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		var vals []string
+		switch typ, _ := h.svc.Redis.Type(ctx, key).Result(); typ {
+		case "string":
+			v, _ := h.svc.Redis.Get(ctx, key).Result()
+			vals = []string{v}
+		case "hash":
+			m, _ := h.svc.Redis.HGetAll(ctx, key).Result()
+			for k, v := range m {
+				vals = append(vals, k, v)
+			}
+		case "set":
+			vals, _ = h.svc.Redis.SMembers(ctx, key).Result()
+		}
+		for _, v := range vals {
+			if strings.Contains(v, s) {
+				return key
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("scan Redis: %v", err)
+	}
+	return ""
 }
