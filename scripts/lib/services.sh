@@ -12,9 +12,9 @@
 #           access key and secret, bucket diary-media),
 #       installing whatever is missing (apt-get for postgresql/redis-server,
 #       `go install` for versitygw into .tools/bin, outside every module).
-#       Each start is idempotent: a service already answering on its port with
-#       our credentials is reused (and left running afterwards). Each start
-#       waits until the service answers. When DATABASE_URL, REDIS_URL or
+#       Each start is idempotent: a service of this state dir already running
+#       on its port is reused (and left running afterwards); anything else on
+#       the port is an error. Each start waits until the service answers. When DATABASE_URL, REDIS_URL or
 #       S3_ENDPOINT is set in the environment (and is not this state dir's own
 #       address), that service is not started and the given value is used.
 #       Finally writes STATEDIR/env (see services_write_env).
@@ -81,10 +81,11 @@ svc_apt_install() {
 		# One apt run at a time when scripts/dev and scripts/test start together.
 		exec 9>/tmp/diary-apt.lock
 		flock 9
+		# 8>&- 9>&-: services that package scripts start must not hold our locks.
 		if [[ $_SVC_APT_UPDATED -eq 0 ]]; then
-			"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+			"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 8>&- 9>&-
 		fi
-		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2 8>&- 9>&-
 	) || { svc_err "apt-get install $* failed"; return 1; }
 	_SVC_APT_UPDATED=1
 }
@@ -148,7 +149,7 @@ svc_versitygw_bin() {
 		trap 'rm -rf "$tmp"' EXIT
 		# Outside every module: no go.work, no project go.mod, no inherited -mod flags.
 		cd / && env GOWORK=off GOFLAGS= GOBIN="$tmp" \
-			go install "github.com/versity/versitygw/cmd/versitygw@$SERVICES_VERSITYGW_VERSION" >&2 &&
+			go install "github.com/versity/versitygw/cmd/versitygw@$SERVICES_VERSITYGW_VERSION" >&2 8>&- 9>&- &&
 			mv -f "$tmp/versitygw" "$bin"
 	) || { svc_err "go install versitygw@$SERVICES_VERSITYGW_VERSION failed"; return 1; }
 	_svc_vgw_ok || { svc_err "$bin is not versitygw $SERVICES_VERSITYGW_VERSION"; return 1; }
@@ -199,13 +200,18 @@ svc_pg_start() { # STATEDIR PORT
 	data=$dir/data
 
 	if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -t 3; then
-		if svc_pg_psql "$port" postgres 'SELECT 1' >/dev/null 2>&1; then
-			svc_log "PostgreSQL already running on 127.0.0.1:$port; reusing it"
-			svc_pg_ensure_db "$port"
-			return
+		local running_data
+		if ! running_data=$(svc_pg_psql "$port" postgres 'SHOW data_directory' 2>/dev/null); then
+			svc_err "a PostgreSQL on 127.0.0.1:$port does not accept $SERVICES_PG_USER/$SERVICES_PG_PASSWORD; stop it or free the port"
+			return 1
 		fi
-		svc_err "a PostgreSQL on 127.0.0.1:$port does not accept $SERVICES_PG_USER/$SERVICES_PG_PASSWORD; stop it or free the port"
-		return 1
+		if [[ $running_data != "$data" ]]; then
+			svc_err "port $port is taken by another PostgreSQL (data directory $running_data), not this state dir's ($data)"
+			return 1
+		fi
+		svc_log "PostgreSQL already running on 127.0.0.1:$port; reusing it"
+		svc_pg_ensure_db "$port"
+		return
 	fi
 	if svc_port_open "$port"; then
 		svc_err "port $port is in use by something that is not PostgreSQL"
@@ -251,7 +257,8 @@ svc_pg_start() { # STATEDIR PORT
 	} | svc_as_pg tee "$data/diary.conf" >/dev/null || return 1
 
 	svc_log "starting PostgreSQL on 127.0.0.1:$port (log: $dir/postgres.log)"
-	if ! svc_as_pg "$bindir/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start >/dev/null; then
+	# 8>&- 9>&-: daemons must not inherit the callers' lock descriptors.
+	if ! svc_as_pg "$bindir/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 start >/dev/null 8>&- 9>&-; then
 		svc_err "PostgreSQL did not start; last lines of $dir/postgres.log:"
 		tail -n 20 "$dir/postgres.log" >&2
 		return 1
@@ -281,6 +288,12 @@ svc_redis_ping() { # PORT
 svc_redis_start() { # STATEDIR PORT
 	local state=$1 port=$2 dir=$1/redis i pid
 	if svc_redis_ping "$port"; then
+		local running_dir
+		running_dir=$(redis-cli -h 127.0.0.1 -p "$port" config get dir 2>/dev/null | sed -n 2p)
+		if [[ $running_dir != "$dir" ]]; then
+			svc_err "port $port is taken by another Redis (dir ${running_dir:-unknown}), not this state dir's ($dir)"
+			return 1
+		fi
 		svc_log "Redis already running on 127.0.0.1:$port; reusing it"
 		return 0
 	fi
@@ -293,7 +306,7 @@ svc_redis_start() { # STATEDIR PORT
 	svc_log "starting Redis on 127.0.0.1:$port (no persistence; log: $dir/redis.log)"
 	redis-server --bind 127.0.0.1 --port "$port" --protected-mode yes \
 		--save '' --appendonly no --dir "$dir" \
-		--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" || {
+		--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" 8>&- 9>&- || {
 		svc_err "redis-server failed to start; see $dir/redis.log"
 		return 1
 	}
@@ -340,6 +353,12 @@ svc_s3_start() { # STATEDIR PORT
 	code=$(svc_s3_curl "$SERVICES_S3_ACCESS_KEY" "$SERVICES_S3_SECRET_KEY" "$SERVICES_S3_REGION" \
 		-o /dev/null -w '%{http_code}' "$endpoint/" 2>/dev/null) || code=000
 	if [[ $code == 200 ]]; then
+		pid=$(cat "$dir/versitygw.pid" 2>/dev/null || true)
+		if [[ -z $pid ]] || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "127.0.0.1:$port " ||
+			! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/data"; then
+			svc_err "port $port is taken by an S3 server that is not this state dir's versitygw ($dir)"
+			return 1
+		fi
 		svc_log "S3 (versitygw) already running on 127.0.0.1:$port; reusing it"
 		svc_s3_ensure_bucket "$endpoint" "$SERVICES_S3_ACCESS_KEY" "$SERVICES_S3_SECRET_KEY" "$SERVICES_S3_REGION" "$SERVICES_S3_BUCKET"
 		return
@@ -354,7 +373,7 @@ svc_s3_start() { # STATEDIR PORT
 	(cd "$dir" && exec setsid "$bin" --port "127.0.0.1:$port" \
 		--access "$SERVICES_S3_ACCESS_KEY" --secret "$SERVICES_S3_SECRET_KEY" \
 		--region "$SERVICES_S3_REGION" posix "$dir/data" \
-		>>"$dir/versitygw.log" 2>&1 </dev/null) &
+		>>"$dir/versitygw.log" 2>&1 </dev/null 8>&- 9>&-) &
 	pid=$!
 	echo "$pid" >"$dir/versitygw.pid"
 	SERVICES_STARTED+=("pid:$pid:versitygw:versitygw")
@@ -471,7 +490,7 @@ services_up() { # STATEDIR PG_PORT REDIS_PORT S3_PORT
 	fi
 	local state=$1 pg_port=$2 redis_port=$3 s3_port=$4 own_pg own_redis own_s3
 	mkdir -p "$state" || return 1
-	state=$(cd "$state" && pwd)
+	state=$(cd "$state" && pwd -P)
 
 	own_pg=$(svc_pg_url "$pg_port")
 	own_redis="redis://127.0.0.1:$redis_port/0"
