@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,4 +74,30 @@ func BenchmarkCreate(b *testing.B) {
 	parallel(b, func() int {
 		return testenv.Do(b, h.h, "POST", "/api/v1/entries", u.AccessToken, body).Code
 	}, http.StatusCreated)
+}
+
+// TestBenchSQLMatchesStore keeps scripts/bench honest: the pgbench scripts must run the
+// statements this package runs for create, get and list.
+func TestBenchSQLMatchesStore(t *testing.T) {
+	want := map[string][]string{
+		"create.sql": {"SELECT entries_lock_user(:uid)", "INSERT INTO entries AS e (id, user_id, title_ct, content_ct, ciphertext, body_version, mood, source,",
+			"RETURNING " + entryColumns, "INSERT INTO entry_events (entry_id, user_id, event_type, version, at)"},
+		"get.sql": {"SELECT " + entryColumns + "\n\t\tFROM entries e\n\t\tWHERE e.id = :eid AND e.user_id = :uid AND (:include_deleted OR e.deleted_at IS NULL);"},
+	}
+	// The list's SQL is built per request: the default list's, with pgbench's variables.
+	sql, args := listQuery("u", listFilter{limit: defaultLimit})
+	sql = strings.Replace(sql, "$1", ":uid", 1)
+	sql = strings.Replace(sql, "$2", strconv.Itoa(args[1].(int)), 1)
+	want["list.sql"] = []string{sql + ";"}
+	for name, parts := range want {
+		src, err := readFile("../../scripts/bench.d/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			if !strings.Contains(src, p) {
+				t.Errorf("scripts/bench.d/%s does not hold %q", name, p)
+			}
+		}
+	}
 }

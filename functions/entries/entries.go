@@ -66,7 +66,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 				return errIdempotencyKeyReused
 			default:
 				replayed = true
-				row, err = getEntry(r.Context(), tx, c.userID, rec.EntryID, true)
+				row, err = findEntry(r.Context(), tx, c.userID, rec.EntryID, true)
 				return err
 			}
 		}
@@ -133,7 +133,7 @@ func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.wipe()
-	row, err := getEntry(r.Context(), a.db, c.userID, id, false)
+	row, err := findEntry(r.Context(), a.db, c.userID, id, false)
 	if err != nil {
 		fail(w, r, err)
 		return

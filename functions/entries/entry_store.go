@@ -88,8 +88,8 @@ func storedBytes(b sealedBody, ciphertext []byte) int {
 	return len(b.title) + len(b.content) + len(ciphertext)
 }
 
-// getEntry returns the user's entry; a deleted one only when includeDeleted.
-func getEntry(ctx context.Context, db store.DBTX, userID, id string, includeDeleted bool) (entryRow, error) {
+// findEntry returns the user's entry; a deleted one only when includeDeleted.
+func findEntry(ctx context.Context, db store.DBTX, userID, id string, includeDeleted bool) (entryRow, error) {
 	rows, err := db.Query(ctx, `
 		SELECT `+entryColumns+`
 		FROM entries e
@@ -185,10 +185,24 @@ type listFilter struct {
 	includeDeleted bool
 }
 
-// listEntries returns up to f.limit+1 entries (the extra one tells that a next page
-// exists). The SQL holds only the conditions in use, so every page is an index range scan
-// on (user_id, occurred_at DESC, id DESC).
-func listEntries(ctx context.Context, db store.DBTX, userID string, f listFilter) ([]entryRow, error) {
+// findEntries returns up to f.limit+1 entries (the extra one tells that a next page
+// exists).
+func findEntries(ctx context.Context, db store.DBTX, userID string, f listFilter) ([]entryRow, error) {
+	sql, args := listQuery(userID, f)
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
+	}
+	list, err := collectEntries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
+	}
+	return list, nil
+}
+
+// listQuery builds findEntries' SQL with only the conditions in use, so every page is an
+// index range scan on (user_id, occurred_at DESC, id DESC).
+func listQuery(userID string, f listFilter) (string, []any) {
 	args := []any{userID}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -219,15 +233,7 @@ func listEntries(ctx context.Context, db store.DBTX, userID string, f listFilter
 	}
 	sql := `SELECT ` + entryColumns + ` FROM entries e WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ` + arg(f.limit+1)
-	rows, err := db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
-	}
-	list, err := collectEntries(rows)
-	if err != nil {
-		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
-	}
-	return list, nil
+	return sql, args
 }
 
 // feedPosition is where a sync feed page starts: after a change_seq (from a cursor issued
@@ -238,10 +244,10 @@ type feedPosition struct {
 	afterTime *time.Time
 }
 
-// listChanges returns up to limit+1 of the user's entries, deleted ones included, whose
+// findChanges returns up to limit+1 of the user's entries, deleted ones included, whose
 // last change is after pos, oldest change first. Each entry appears once, in its latest
 // state, at the place of its latest change.
-func listChanges(ctx context.Context, db store.DBTX, userID string, pos feedPosition, limit int) ([]entryRow, error) {
+func findChanges(ctx context.Context, db store.DBTX, userID string, pos feedPosition, limit int) ([]entryRow, error) {
 	var rows pgx.Rows
 	var err error
 	if pos.afterTime != nil {

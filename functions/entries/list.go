@@ -37,7 +37,7 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.wipe()
-	rows, err := listEntries(r.Context(), a.db, c.userID, f)
+	rows, err := findEntries(r.Context(), a.db, c.userID, f)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -87,7 +87,7 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 	var rows []entryRow
 	resume := pos.afterSeq
 	err = a.snapshot(r.Context(), func(tx pgx.Tx) error {
-		if rows, err = listChanges(r.Context(), tx, c.userID, pos, limit); err != nil {
+		if rows, err = findChanges(r.Context(), tx, c.userID, pos, limit); err != nil {
 			return err
 		}
 		if len(rows) == 0 && pos.afterTime != nil {

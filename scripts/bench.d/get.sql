@@ -1,4 +1,4 @@
--- GET /api/v1/entries/{id}: getEntry with includeDeleted false. Variables: uid, eid,
+-- GET /api/v1/entries/{id}: findEntry with includeDeleted false. Variables: uid, eid,
 -- include_deleted=false (-D).
 SELECT e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_version, e.mood, e.source,
 	e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq,

@@ -1,5 +1,5 @@
 -- GET /api/v1/entries (no filter, default limit 20, so 21 rows are asked for): the SQL
--- listEntries builds for it. Variables: uid (-D).
+-- findEntries builds for it. Variables: uid (-D).
 SELECT e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_version, e.mood, e.source,
 	e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq,
 	ARRAY(SELECT t.name FROM entry_tags et JOIN tags t ON t.id = et.tag_id
