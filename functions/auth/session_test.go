@@ -264,3 +264,51 @@ func TestLogout(t *testing.T) {
 		t.Errorf("GET /me with the user's other session = %d, want 200", me.Code)
 	}
 }
+
+// TestFeaturesStorageUsed checks used_bytes sums the user's ready, undeleted media only,
+// in the media function's table (migration 0003).
+func TestFeaturesStorageUsed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	u := testenv.NewUser(t, h.svc, "e2e")
+	other := testenv.NewUser(t, h.svc, "e2e")
+	media := []struct {
+		userID string
+		size   int64
+		status string
+		// deleted soft-deletes the row.
+		deleted bool
+	}{
+		{u.ID, 1000, "ready", false},
+		{u.ID, 234, "ready", false},
+		{u.ID, 50_000, "pending", false},
+		{u.ID, 70_000, "ready", true},
+		{other.ID, 9_999, "ready", false},
+	}
+	for _, m := range media {
+		id := uuid.NewString()
+		_, err := h.svc.DB.Exec(context.Background(), `
+			INSERT INTO media (id, user_id, object_key, filename_ct, content_type, size_bytes, sha256, status,
+				upload_expires_at, completed_at, deleted_at)
+			VALUES ($1, $2, $3, 'x', 'image/jpeg', $4, $5, $6, now() + interval '1 hour',
+				CASE WHEN $6 = 'ready' THEN now() END, CASE WHEN $7 THEN now() END)`,
+			id, m.userID, "u/"+m.userID+"/"+id, m.size, make([]byte, 32), m.status, m.deleted)
+		if err != nil {
+			t.Fatalf("insert media: %v", err)
+		}
+	}
+	resp := do(t, h.h, randomIP(t), "GET", "/api/v1/auth/features", u.AccessToken, nil)
+	if resp.Code != http.StatusOK {
+		t.Fatalf("GET /features = %d %s, want 200", resp.Code, resp.Body)
+	}
+	var got struct {
+		Storage struct {
+			UsedBytes  int64 `json:"used_bytes"`
+			QuotaBytes int64 `json:"quota_bytes"`
+		} `json:"storage"`
+	}
+	resp.JSON(t, &got)
+	if got.Storage.UsedBytes != 1234 || got.Storage.QuotaBytes != 1<<30 {
+		t.Errorf("storage = %+v, want used_bytes 1234 (ready, undeleted, own) and quota_bytes %d", got.Storage, 1<<30)
+	}
+}
