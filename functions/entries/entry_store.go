@@ -228,8 +228,10 @@ func listQuery(userID string, f listFilter) (string, []any) {
 		where = append(where, "(e.occurred_at, e.id) < ("+arg(f.after.occurredAt)+", "+arg(f.after.id)+"::uuid)")
 	}
 	if len(f.tags) > 0 {
-		where = append(where, `(SELECT count(*) FROM entry_tags et JOIN tags t ON t.id = et.tag_id
-			WHERE et.entry_id = e.id AND t.user_id = $1 AND t.name = ANY(`+arg(f.tags)+`)) = `+strconv.Itoa(len(f.tags)))
+		// A semi-join, so the planner may start from the tags when they are rare.
+		where = append(where, `e.id IN (SELECT et.entry_id FROM entry_tags et JOIN tags t ON t.id = et.tag_id
+			WHERE t.user_id = $1 AND t.name = ANY(`+arg(f.tags)+`)
+			GROUP BY et.entry_id HAVING count(*) = `+strconv.Itoa(len(f.tags))+`)`)
 	}
 	sql := `SELECT ` + entryColumns + ` FROM entries e WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ` + arg(f.limit+1)
