@@ -29,7 +29,8 @@ MODPROXY_PREFIX=github.com/xmojo/diary
 
 modproxy_setup() {
 	local real_cache upstream
-	MODPROXY_CACHE=${DIARY_MODPROXY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diary/modproxy}
+	local base=${XDG_CACHE_HOME:-${HOME:+$HOME/.cache}}
+	MODPROXY_CACHE=${DIARY_MODPROXY_CACHE:-${base:-${TMPDIR:-/tmp}}/diary/modproxy}
 	mkdir -p "$MODPROXY_CACHE" || return 1
 	exec 8>"$MODPROXY_CACHE/lock"
 	if ! flock -n 8; then
