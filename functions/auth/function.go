@@ -31,13 +31,17 @@ type Config struct {
 	// KDFConcurrency bounds how many Argon2id derivations (64 MiB each) run at once, so a
 	// login storm queues instead of exhausting memory.
 	KDFConcurrency int `envconfig:"KDF_CONCURRENCY" default:"2"`
-	// LoginRateIPLimit attempts (login and recovery-code checks) are allowed per client
-	// address (an IPv6 client by its /64) in each LoginRateIPWindow.
-	LoginRateIPLimit  int           `envconfig:"LOGIN_RATE_IP_LIMIT" default:"10"`
+	// LoginRateIPLimit is how many attempts (logins and recovery-code checks, counted
+	// apart) one client address may make per LoginRateIPWindow; an IPv6 client is counted
+	// by its /64.
+	LoginRateIPLimit int `envconfig:"LOGIN_RATE_IP_LIMIT" default:"10"`
+	// LoginRateIPWindow is the fixed window of LoginRateIPLimit, starting at the first
+	// attempt.
 	LoginRateIPWindow time.Duration `envconfig:"LOGIN_RATE_IP_WINDOW" default:"1m"`
-	// LoginRateAccountLimit failed attempts are allowed per email in each
+	// LoginRateAccountLimit is how many attempts on one account (by email) may fail per
 	// LoginRateAccountWindow; a success clears the count.
-	LoginRateAccountLimit  int           `envconfig:"LOGIN_RATE_ACCOUNT_LIMIT" default:"5"`
+	LoginRateAccountLimit int `envconfig:"LOGIN_RATE_ACCOUNT_LIMIT" default:"5"`
+	// LoginRateAccountWindow is the fixed window of LoginRateAccountLimit.
 	LoginRateAccountWindow time.Duration `envconfig:"LOGIN_RATE_ACCOUNT_WINDOW" default:"15m"`
 	// TrustedProxies lists the proxies (addresses or CIDR prefixes, comma-separated) whose
 	// X-Forwarded-For is believed. Empty, the default, trusts none: the client address is
