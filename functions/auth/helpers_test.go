@@ -259,9 +259,11 @@ func insertAccount(t testing.TB, h harness, tier string) account {
 		t.Fatalf("newRecoveryCodes() = %v", err)
 	}
 	err = store.Transact(ctx, h.svc.DB, func(tx pgx.Tx) error {
-		if u.CreatedAt, err = insertUser(ctx, tx, u); err != nil {
+		created, err := insertUser(ctx, tx, u)
+		if err != nil {
 			return err
 		}
+		u.CreatedAt = created
 		return insertRecoveryCodes(ctx, tx, rows)
 	})
 	if err != nil {

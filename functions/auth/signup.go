@@ -142,9 +142,11 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = store.Transact(ctx, s.db, func(tx pgx.Tx) error {
-		if u.CreatedAt, err = insertUser(ctx, tx, u); err != nil {
+		created, err := insertUser(ctx, tx, u)
+		if err != nil {
 			return err
 		}
+		u.CreatedAt = created
 		return insertRecoveryCodes(ctx, tx, codeRows)
 	})
 	if errors.Is(err, errEmailExists) {
