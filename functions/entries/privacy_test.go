@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,10 +22,16 @@ func pgDump(t *testing.T) []byte {
 	t.Helper()
 	bin := os.Getenv("PG_DUMP")
 	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("pg_dump"); err != nil {
-			bin = "/usr/lib/postgresql/15/bin/pg_dump"
+		bin, _ = exec.LookPath("pg_dump")
+	}
+	if bin == "" {
+		// Debian keeps the server's tools off PATH, one directory per major version.
+		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
+		slices.SortFunc(found, func(a, b string) int { return majorOf(a) - majorOf(b) })
+		if len(found) == 0 {
+			t.Fatal("pg_dump not found: install PostgreSQL's client tools or set PG_DUMP")
 		}
+		bin = found[len(found)-1]
 	}
 	cmd := exec.CommandContext(t.Context(), bin, "--no-owner", "--dbname", testenv.Env(t)["DATABASE_URL"])
 	var stderr bytes.Buffer
@@ -32,6 +41,12 @@ func pgDump(t *testing.T) []byte {
 		t.Fatalf("%s: %v: %s", bin, err, stderr.String())
 	}
 	return out
+}
+
+// majorOf reads the major version from /usr/lib/postgresql/<major>/bin/pg_dump.
+func majorOf(path string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
+	return n
 }
 
 // forms are the ways a string could show up in a dump or a log: as it is, as the hex
