@@ -49,6 +49,14 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := uuid.Must(uuid.NewV7()).String()
+	var body sealedBody
+	if c.tier == tierUCE {
+		// Sealed before the user's write lock is taken, to hold it briefly.
+		if body, err = sealBody(c.key, c.userID, id, 1, in.title, in.content); err != nil {
+			fail(w, r, err)
+			return
+		}
+	}
 	var (
 		row      entryRow
 		replayed bool
@@ -70,7 +78,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		n := newEntry{id: id, userID: c.userID, ciphertext: in.ciphertext, mood: in.mood,
+		n := newEntry{id: id, userID: c.userID, body: body, ciphertext: in.ciphertext, mood: in.mood,
 			source: defaultSource, occurredAt: at, at: at}
 		if in.source != nil {
 			n.source = *in.source
@@ -78,11 +86,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		if in.occurredAt != nil {
 			n.occurredAt = *in.occurredAt
 		}
-		if c.tier == tierUCE {
-			if n.body, err = sealBody(c.key, c.userID, id, 1, in.title, in.content); err != nil {
-				return err
-			}
-		}
+		var err error
 		if row, err = insertEntry(r.Context(), tx, n); err != nil {
 			return err
 		}
