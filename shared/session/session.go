@@ -110,7 +110,7 @@ func (s *Store) Create(ctx context.Context, userID, tier string, masterKey []byt
 	pipe.HSet(ctx, sessionRedisKey(id), fields)
 	pipe.Expire(ctx, sessionRedisKey(id), RefreshTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return Session{}, "", fmt.Errorf("session: create: %w", err)
+		return Session{}, "", redisError("create", err)
 	}
 	return Session{ID: id, UserID: userID, Tier: tier, CreatedAt: now, sealedKey: sealed}, refresh, nil
 }
@@ -122,7 +122,7 @@ func (s *Store) Get(ctx context.Context, id string) (Session, error) {
 	}
 	vals, err := s.rdb.HGetAll(ctx, sessionRedisKey(id)).Result()
 	if err != nil {
-		return Session{}, fmt.Errorf("session: get: %w", err)
+		return Session{}, redisError("get", err)
 	}
 	if len(vals) == 0 || vals["user_id"] == "" {
 		return Session{}, ErrNotFound
@@ -189,7 +189,7 @@ func (s *Store) Rotate(ctx context.Context, refresh string) (Session, string, er
 		[]string{sessionRedisKey(id), spentRedisKey(id)},
 		hashSecret(secret), nextHash, int(RefreshTTL.Seconds())).Int()
 	if err != nil {
-		return Session{}, "", fmt.Errorf("session: rotate: %w", err)
+		return Session{}, "", redisError("rotate", err)
 	}
 	switch res {
 	case 1:
@@ -208,7 +208,19 @@ func (s *Store) Rotate(ctx context.Context, refresh string) (Session, string, er
 // Revoke ends the session at once: its access and refresh tokens stop working.
 func (s *Store) Revoke(ctx context.Context, id string) error {
 	if err := s.rdb.Del(ctx, sessionRedisKey(id), spentRedisKey(id)).Err(); err != nil {
-		return fmt.Errorf("session: revoke: %w", err)
+		return redisError("revoke", err)
 	}
 	return nil
+}
+
+// unavailableError marks a failure to reach Redis, so httpapi.Fail answers 503 with
+// Retry-After instead of 500.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string     { return e.err.Error() }
+func (e unavailableError) Unwrap() error     { return e.err }
+func (e unavailableError) Unavailable() bool { return true }
+
+func redisError(op string, err error) error {
+	return unavailableError{fmt.Errorf("session: %s: %w", op, err)}
 }
