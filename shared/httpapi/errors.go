@@ -38,6 +38,12 @@ func Invalid(fields map[string]string) *Error {
 	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_error", Detail: "some fields are invalid", Fields: fields}
 }
 
+// Unavailable returns the 503 for a dependency (or the function itself) that cannot serve
+// right now, with a Retry-After of five seconds; detail says what to wait for.
+func Unavailable(detail string) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable", Detail: detail, RetryAfter: 5 * time.Second}
+}
+
 // Common errors shared by every function.
 var (
 	ErrUnauthorized = NewError(http.StatusUnauthorized, "not_authenticated", "missing, invalid or expired access token")
@@ -61,13 +67,15 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 		apiErr = ErrNotFound
 	case errors.Is(err, store.ErrConflict):
 		apiErr = NewError(http.StatusConflict, "conflict", "the request conflicts with the current state")
-	case errors.Is(err, store.ErrUnavailable), isUnavailable(err):
-		Logger(r.Context()).Error("dependency unavailable", "error", err.Error())
-		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable", Detail: "a dependency is unavailable, try again shortly", RetryAfter: 5 * time.Second}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client went away; nobody reads the answer.
+		// The client went away; nobody reads the answer. This comes before the outage
+		// case: a dependency call cut short by the client's leaving is no outage, even
+		// when the package that made it marked its failure as one.
 		Logger(r.Context()).Info("request canceled by client")
 		apiErr = NewError(499, "client_closed_request", "request canceled")
+	case errors.Is(err, store.ErrUnavailable), isUnavailable(err):
+		Logger(r.Context()).Error("dependency unavailable", "error", err.Error())
+		apiErr = Unavailable("a dependency is unavailable, try again shortly")
 	default:
 		Logger(r.Context()).Error("request failed", "error", err.Error())
 		apiErr = NewError(http.StatusInternalServerError, "internal_error", "internal server error")

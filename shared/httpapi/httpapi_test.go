@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,5 +136,43 @@ func TestObserveRecoversAndKeepsRequestID(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if id := rec.Header().Get(RequestIDHeader); id == "" || strings.Contains(id, " ") {
 		t.Fatalf("Observe kept an unsafe request id %q", id)
+	}
+}
+
+// outage marks an error as a dependency outage, as the session and object stores do.
+type outage struct{ error }
+
+func (outage) Unavailable() bool { return true }
+
+func (o outage) Unwrap() error { return o.error }
+
+// TestFailClientGone: a dependency call cut short because the client left is answered
+// (and logged) as the client's leaving, not as an outage with Retry-After, even when the
+// failing package marked it as one.
+func TestFailClientGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"plain", fmt.Errorf("entries: get: %w", context.Canceled)},
+		{"marked as an outage", outage{fmt.Errorf("session: get: %w", context.Canceled)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx), tt.err)
+			if rec.Code != 499 || rec.Header().Get("Retry-After") != "" {
+				t.Fatalf("Fail(%v) after the client left = %d (Retry-After %q), want 499 without Retry-After",
+					tt.err, rec.Code, rec.Header().Get("Retry-After"))
+			}
+		})
+	}
+	// The same marked error while the client waits is an outage.
+	rec := httptest.NewRecorder()
+	Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), outage{errors.New("session: get: connection refused")})
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
+		t.Fatalf("Fail(outage) = %d (Retry-After %q), want 503 with Retry-After 5", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }

@@ -190,8 +190,13 @@ func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) 
 			return
 		}
 		if err != nil {
-			Fail(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable", Detail: "sessions are unavailable, try again shortly", RetryAfter: 5 * time.Second})
+			if r.Context().Err() != nil {
+				// The client left while Redis was asked: no outage to report.
+				Fail(w, r, err)
+				return
+			}
 			Logger(r.Context()).Error("session lookup failed", "error", err.Error())
+			Fail(w, r, Unavailable("sessions are unavailable, try again shortly"))
 			return
 		}
 		ctx := context.WithValue(r.Context(), principalKey, Principal{UserID: claims.Subject, Tier: claims.Tier, Session: sess})
