@@ -167,7 +167,7 @@ func (f *Function) Alive(ctx context.Context) (bool, error) {
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	h := f.handler.Load()
 	if h == nil {
-		httpapi.Fail(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable", Detail: "the gateway is starting, try again shortly", RetryAfter: 5 * time.Second})
+		httpapi.Fail(w, r, httpapi.Unavailable("the gateway is starting, try again shortly"))
 		return
 	}
 	(*h).ServeHTTP(w, r)

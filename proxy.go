@@ -55,12 +55,7 @@ func newProxy(group string, target *url.URL, timeout time.Duration, m *metrics) 
 			}
 			m.upstreamErrors.WithLabelValues(group).Inc()
 			httpapi.Logger(r.Context()).Error("upstream failed", "group", group, "upstream", target.Host, "error", err.Error())
-			httpapi.Fail(w, r, &httpapi.Error{
-				Status:     http.StatusServiceUnavailable,
-				Code:       "service_unavailable",
-				Detail:     "the " + group + " service is unavailable, try again shortly",
-				RetryAfter: 5 * time.Second,
-			})
+			httpapi.Fail(w, r, httpapi.Unavailable("the "+group+" service is unavailable, try again shortly"))
 		},
 	}
 }

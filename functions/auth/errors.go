@@ -30,5 +30,4 @@ func rateLimited(retryAfter time.Duration) error {
 }
 
 // kdfBusy is the 503 for a login that waited too long for a free Argon2id slot.
-var kdfBusy = &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
-	Detail: "too many logins at once, try again shortly", RetryAfter: 5 * time.Second}
+var kdfBusy = httpapi.Unavailable("too many logins at once, try again shortly")

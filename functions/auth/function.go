@@ -134,8 +134,7 @@ func (f *Function) Alive(context.Context) (bool, error) {
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	h := f.handler.Load()
 	if h == nil {
-		httpapi.Fail(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
-			Detail: "the service is starting, try again shortly", RetryAfter: 5 * time.Second})
+		httpapi.Fail(w, r, httpapi.Unavailable("the service is starting, try again shortly"))
 		return
 	}
 	(*h).ServeHTTP(w, r)

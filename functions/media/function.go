@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/httpapi"
@@ -136,8 +135,7 @@ func (f *Function) Alive(context.Context) (bool, error) {
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	h := f.handler.Load()
 	if h == nil {
-		httpapi.Fail(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
-			Detail: "the service is starting, try again shortly", RetryAfter: 5 * time.Second})
+		httpapi.Fail(w, r, httpapi.Unavailable("the service is starting, try again shortly"))
 		return
 	}
 	(*h).ServeHTTP(w, r)
