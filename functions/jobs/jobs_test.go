@@ -123,8 +123,8 @@ func TestGetJob(t *testing.T) {
 	if resp := testenv.Do(t, h, http.MethodGet, "/api/v1/jobs/"+aliceCleanup+"/", alice.AccessToken, nil); resp.Code != http.StatusOK {
 		t.Errorf("GET with a trailing slash = %d, want 200", resp.Code)
 	}
-	if resp := testenv.Do(t, h, http.MethodDelete, "/api/v1/jobs/"+aliceCleanup, alice.AccessToken, nil); resp.Code != http.StatusMethodNotAllowed {
-		t.Errorf("DELETE /api/v1/jobs/{id} = %d, want 405", resp.Code)
+	if resp := testenv.Do(t, h, http.MethodDelete, "/api/v1/jobs/"+aliceCleanup, alice.AccessToken, nil); resp.Code != http.StatusMethodNotAllowed || resp.Header().Get("Allow") != "GET" {
+		t.Errorf("DELETE /api/v1/jobs/{id} = %d Allow %q, want 405 Allow GET", resp.Code, resp.Header().Get("Allow"))
 	}
 }
 

@@ -32,5 +32,7 @@ func unknownRoute(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
-	httpapi.Fail(w, r, httpapi.NewError(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here"))
+	// Every route of the table is a GET; a 405 must say what is allowed.
+	w.Header().Set("Allow", http.MethodGet)
+	httpapi.Fail(w, r, httpapi.NewError(http.StatusMethodNotAllowed, "method_not_allowed", "use GET on this path"))
 }
