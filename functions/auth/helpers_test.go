@@ -1,17 +1,13 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -73,34 +69,11 @@ func randomEmail() string {
 // testenv.Do otherwise.
 func do(t testing.TB, h http.Handler, ip, method, path, accessToken string, body any, headers ...string) testenv.Response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	req.RemoteAddr = "[" + ip + "]:41000"
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if accessToken != "" {
-		req.Header.Set("Authorization", "Bearer "+accessToken)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return testenv.Response{ResponseRecorder: rec}
+	from := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = "[" + ip + "]:41000"
+		h.ServeHTTP(w, r)
+	})
+	return testenv.Do(t, from, method, path, accessToken, body, headers...)
 }
 
 // apiUser, apiSession, apiSignup and apiPair are the answers as a client decodes them.
