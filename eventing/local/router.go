@@ -25,6 +25,10 @@ const DefaultBroker = "default"
 // maxEventBytes bounds an event accepted by the ingress or read back as a reply.
 const maxEventBytes = 4 << 20
 
+// defaultDeadLetterTimeout bounds a send to the dead-letter sink when the Broker's delivery
+// spec sets no timeout, so a sink that hangs cannot hold Publish, Drain and Close forever.
+const defaultDeadLetterTimeout = 30 * time.Second
+
 // ErrDeadLettered is returned by Publish when a subscriber did not take an event after
 // every retry, and the event went to the dead-letter sink.
 var ErrDeadLettered = errors.New("local: event dead-lettered")
@@ -52,6 +56,7 @@ type Router struct {
 	broker    Broker
 	routes    []route
 	dlq       *target
+	dlqWait   time.Duration
 	pings     map[string]pingSchedule
 	client    *http.Client
 	logger    *slog.Logger
@@ -127,6 +132,10 @@ func NewRouter(m *Manifests, opts Options) (*Router, error) {
 		// The dead-letter service is optional locally: without it a dead letter is logged.
 		if tgt, err := r.resolve(*dls); err == nil {
 			r.dlq = &tgt
+		}
+		r.dlqWait = defaultDeadLetterTimeout
+		if d, err := ParseDuration(b.Delivery.Timeout); err == nil && d > 0 {
+			r.dlqWait = d
 		}
 	}
 	for _, p := range m.PingSources {
@@ -354,7 +363,7 @@ func (r *Router) deadLetter(ctx context.Context, rt route, ev event.Event, statu
 	dead := ev.Clone()
 	dead.SetExtension("knativeerrordest", rt.target.name)
 	dead.SetExtension("knativeerrorcode", status)
-	if st, _, err := r.send(context.WithoutCancel(ctx), *r.dlq, dead, 0); err != nil || st < 200 || st >= 300 {
+	if st, _, err := r.send(context.WithoutCancel(ctx), *r.dlq, dead, r.dlqWait); err != nil || st < 200 || st >= 300 {
 		r.logger.Error("dead-letter sink refused the event", "event_id", ev.ID(), "status", st)
 	}
 }

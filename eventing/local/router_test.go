@@ -527,3 +527,42 @@ func TestRunSchedulesFiresOnTheCron(t *testing.T) {
 		t.Errorf("scheduled ping data = %s, want {\"job\":\"cleanup\"}", got)
 	}
 }
+
+// TestHangingDeadLetterSinkIsBounded: a dead-letter sink that never answers holds a
+// delivery only for the Broker's delivery timeout, so Publish (and Drain and Close, which
+// wait for it) return.
+func TestHangingDeadLetterSinkIsBounded(t *testing.T) {
+	release := make(chan struct{})
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(sink.Close)
+	t.Cleanup(func() { close(release) })
+	manifests := strings.Replace(testManifests, "    backoffDelay: PT0.01S\n", "    backoffDelay: PT0.01S\n    timeout: PT0.2S\n", 1)
+	r, err := local.NewRouter(load(t, manifests), local.Options{
+		Handlers: map[string]http.Handler{"indexer": &consumer{}, "audit": &consumer{},
+			"janitor": &consumer{script: []int{http.StatusBadRequest}}},
+		URLs:   map[string]string{"dead-letters": sink.URL},
+		Logger: quietLogger(),
+	})
+	if err != nil {
+		t.Fatalf("NewRouter() = %v", err)
+	}
+	defer r.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.FirePing(context.Background(), "daily-cleanup")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, local.ErrDeadLettered) {
+			t.Fatalf("FirePing() = %v, want dead-lettered", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("FirePing() still waits for a dead-letter sink that never answers")
+	}
+}
