@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/session"
 	"github.com/xmojo/diary/shared/token"
@@ -126,19 +127,12 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 	}, nil
 }
 
-// unavailableError marks a Redis failure as a dependency outage, which httpapi.Fail
-// answers with 503 and Retry-After rather than 500.
-type unavailableError struct{ err error }
-
-func (e unavailableError) Error() string     { return e.err.Error() }
-func (e unavailableError) Unwrap() error     { return e.err }
-func (e unavailableError) Unavailable() bool { return true }
-
-// redisFailure wraps an unexpected error from Redis (through the session store or the
-// limiter) as an outage, unless the request itself was canceled.
+// redisFailure marks an unexpected error from Redis (through the session store or the
+// limiter) as an outage, which httpapi.Fail answers with 503 and Retry-After rather than
+// 500, unless the request itself was canceled.
 func redisFailure(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return err
 	}
-	return unavailableError{err}
+	return outage.Mark(err)
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -73,7 +74,7 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 		// when the package that made it marked its failure as one.
 		Logger(r.Context()).Info("request canceled by client")
 		apiErr = NewError(499, "client_closed_request", "request canceled")
-	case errors.Is(err, store.ErrUnavailable), isUnavailable(err):
+	case errors.Is(err, store.ErrUnavailable), outage.Is(err):
 		Logger(r.Context()).Error("dependency unavailable", "error", err.Error())
 		apiErr = Unavailable("a dependency is unavailable, try again shortly")
 	default:
@@ -84,15 +85,6 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int((apiErr.RetryAfter+time.Second-1)/time.Second)))
 	}
 	WriteJSON(w, apiErr.Status, errorBody{Detail: apiErr.Detail, Code: apiErr.Code, Fields: apiErr.Fields})
-}
-
-// unavailableError lets packages below httpapi (session stores, object stores) mark an
-// error as a dependency outage without importing this package.
-type unavailableError interface{ Unavailable() bool }
-
-func isUnavailable(err error) bool {
-	var u unavailableError
-	return errors.As(err, &u) && u.Unavailable()
 }
 
 // WriteJSON writes v as JSON with the status.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -139,13 +140,6 @@ func TestObserveRecoversAndKeepsRequestID(t *testing.T) {
 	}
 }
 
-// outage marks an error as a dependency outage, as the session and object stores do.
-type outage struct{ error }
-
-func (outage) Unavailable() bool { return true }
-
-func (o outage) Unwrap() error { return o.error }
-
 // TestFailClientGone: a dependency call cut short because the client left is answered
 // (and logged) as the client's leaving, not as an outage with Retry-After, even when the
 // failing package marked it as one.
@@ -157,7 +151,7 @@ func TestFailClientGone(t *testing.T) {
 		err  error
 	}{
 		{"plain", fmt.Errorf("entries: get: %w", context.Canceled)},
-		{"marked as an outage", outage{fmt.Errorf("session: get: %w", context.Canceled)}},
+		{"marked as an outage", outage.Mark(fmt.Errorf("session: get: %w", context.Canceled))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +165,7 @@ func TestFailClientGone(t *testing.T) {
 	}
 	// The same marked error while the client waits is an outage.
 	rec := httptest.NewRecorder()
-	Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), outage{errors.New("session: get: connection refused")})
+	Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), outage.Mark(errors.New("session: get: connection refused")))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
 		t.Fatalf("Fail(outage) = %d (Retry-After %q), want 503 with Retry-After 5", rec.Code, rec.Header().Get("Retry-After"))
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // MaxTTL is the longest a presigned URL made here stays valid.
@@ -260,19 +262,11 @@ func isNotFound(err error) bool {
 		(errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusNotFound)
 }
 
-// unavailableError marks an error as an outage of the store; httpapi.Fail answers it
-// with 503 and Retry-After through its Unavailable method.
-type unavailableError struct{ err error }
-
-func (e unavailableError) Error() string     { return e.err.Error() }
-func (e unavailableError) Unwrap() error     { return e.err }
-func (e unavailableError) Unavailable() bool { return true }
-
 // IsUnavailable reports whether err means the store could not be reached or is failing,
-// so the call may succeed later.
+// so the call may succeed later. Such errors are marked with outage.Mark, which
+// httpapi.Fail answers with 503 and Retry-After.
 func IsUnavailable(err error) bool {
-	var u unavailableError
-	return errors.As(err, &u)
+	return outage.Is(err)
 }
 
 // classify wraps err with op and marks outages: a transport failure (connection refused,
@@ -291,17 +285,17 @@ func classify(op string, err error) error {
 		quotaErr *ratelimit.QuotaExceededError
 	)
 	if errors.As(err, &sendErr) || errors.As(err, &quotaErr) || errors.Is(err, context.DeadlineExceeded) {
-		return unavailableError{wrapped}
+		return outage.Mark(wrapped)
 	}
 	var (
 		resp   *awshttp.ResponseError
 		apiErr smithy.APIError
 	)
 	if errors.As(err, &resp) && (resp.HTTPStatusCode() >= 500 || resp.HTTPStatusCode() == http.StatusTooManyRequests) {
-		return unavailableError{wrapped}
+		return outage.Mark(wrapped)
 	}
 	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "SlowDown" {
-		return unavailableError{wrapped}
+		return outage.Mark(wrapped)
 	}
 	return wrapped
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // RefreshTTL is how long a refresh token, and so an idle session, lives.
@@ -213,14 +214,8 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// unavailableError marks a failure to reach Redis, so httpapi.Fail answers 503 with
+// redisError marks a failure to reach Redis as an outage, so httpapi.Fail answers 503 with
 // Retry-After instead of 500.
-type unavailableError struct{ err error }
-
-func (e unavailableError) Error() string     { return e.err.Error() }
-func (e unavailableError) Unwrap() error     { return e.err }
-func (e unavailableError) Unavailable() bool { return true }
-
 func redisError(op string, err error) error {
-	return unavailableError{fmt.Errorf("session: %s: %w", op, err)}
+	return outage.Mark(fmt.Errorf("session: %s: %w", op, err))
 }
