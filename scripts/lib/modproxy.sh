@@ -57,6 +57,12 @@ modproxy_setup() {
 		GONOPROXY=
 		GONOSUMDB="$MODPROXY_PREFIX"
 		GOINSECURE=
+		# The go command takes a module cache directory as immutable and caches its
+		# package list (the module index) in GOCACHE by path and version. Here the
+		# same shared@v0.1.0 is rebuilt from the work tree on every run, so a package
+		# added since the last run would stay invisible ("cannot find module
+		# providing package"); goindex=0 makes it read the directory each time.
+		GODEBUG=goindex=0
 	)
 	modproxy_rebuild
 }
