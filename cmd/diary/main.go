@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -141,6 +142,9 @@ func run(env map[string]string) error {
 	schedules, stopSchedules := context.WithCancel(ctx)
 	defer stopSchedules()
 	go broker.RunSchedules(schedules)
+	if a := env["PPROF_ADDRESS"]; a != "" {
+		go servePprof(a)
+	}
 	slog.Info("diary listening", "url", "http://"+addr, "openapi", "http://"+addr+"/api/v1/openapi.json",
 		"broker", env["K_SINK"], "ping_sources", broker.PingSources())
 
@@ -169,4 +173,18 @@ func run(env map[string]string) error {
 		errs = append(errs, fmt.Errorf("stop: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// servePprof serves Go's profiler on addr (PPROF_ADDRESS, for load tests such as
+// scripts/bench); it is never mounted on the API's own listener.
+func servePprof(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	slog.Info("pprof listening", "address", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		slog.Error("pprof stopped", "error", err.Error())
+	}
 }
