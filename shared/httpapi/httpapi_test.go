@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -168,5 +169,33 @@ func TestFailClientGone(t *testing.T) {
 	Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), outage.Mark(errors.New("session: get: connection refused")))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
 		t.Fatalf("Fail(outage) = %d (Retry-After %q), want 503 with Retry-After 5", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+func TestObserveNestedLogsOnce(t *testing.T) {
+	var buf strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	inner := Observe(logger, "entries", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	outer := Observe(logger, "diary", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/in-process" {
+			inner.ServeHTTP(w, r)
+			return
+		}
+		w.WriteHeader(404)
+	}))
+	tests := []struct {
+		path        string
+		wantService string
+	}{
+		{"/in-process", "entries"},
+		{"/gateway-only", "diary"},
+	}
+	for _, tt := range tests {
+		buf.Reset()
+		outer.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tt.path, nil))
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], `"service":"`+tt.wantService+`"`) {
+			t.Errorf("GET %s logged %q, want one line from %s", tt.path, lines, tt.wantService)
+		}
 	}
 }

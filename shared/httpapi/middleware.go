@@ -21,6 +21,7 @@ const (
 	loggerKey ctxKey = iota
 	principalKey
 	requestIDKey
+	accessLoggedKey
 )
 
 // RequestIDHeader carries the request id between client, gateway and functions.
@@ -84,7 +85,9 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // Observe is the outer middleware of every function: it assigns or carries the request id,
 // puts a logger with it in the context, recovers panics into a 500 in the error shape, and
-// writes one JSON access-log line per request. The line holds the method, the route
+// writes one JSON access-log line per request. When one Observe runs inside another (a
+// group mounted in-process by the gateway), only the innermost writes the line, since it
+// knows the route and the service that answered. The line holds the method, the route
 // pattern (never the query string, which may hold tokens or search terms), status, size and
 // duration.
 func Observe(base *slog.Logger, service string, next http.Handler) http.Handler {
@@ -102,6 +105,11 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 		logger := base.With("request_id", id, "service", service)
 		ctx := context.WithValue(r.Context(), loggerKey, logger)
 		ctx = context.WithValue(ctx, requestIDKey, id)
+		logged, nested := ctx.Value(accessLoggedKey).(*bool)
+		if !nested {
+			logged = new(bool)
+			ctx = context.WithValue(ctx, accessLoggedKey, logged)
+		}
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -114,6 +122,10 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 					Fail(rec, r, errors.New("panic"))
 				}
 			}
+			if *logged {
+				return
+			}
+			*logged = nested
 			route := r.Pattern
 			if route == "" {
 				route = r.URL.Path

@@ -80,3 +80,39 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+func TestVerifiedCache(t *testing.T) {
+	pub, priv := keys(t)
+	v := NewVerifier(pub, "diary-auth", "diary-api")
+	raw, _, err := NewIssuer(priv, "diary-auth", "diary-api").Issue("u1", "s1", "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := v.Verify(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Subject = "changed by a caller"
+	second, err := v.Verify(raw)
+	if err != nil || second.Subject != "u1" {
+		t.Fatalf("Verify(cached) = %+v, %v, want subject u1 unaffected by callers", second, err)
+	}
+	// A cached token stops verifying when it expires, even though it is still cached.
+	c := newVerifiedCache(4)
+	var key [32]byte
+	c.put(key, &Claims{RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}})
+	if _, ok := c.get(key, time.Now()); !ok {
+		t.Fatalf("get(live) = miss, want hit")
+	}
+	if _, ok := c.get(key, time.Now().Add(2*time.Minute)); ok {
+		t.Fatalf("get(expired) = hit, want miss")
+	}
+	// The cache stays bounded.
+	for i := range 20 {
+		k := [32]byte{byte(i + 1)}
+		c.put(k, &Claims{RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}})
+	}
+	if n := len(c.entries); n > 4 {
+		t.Fatalf("cache holds %d entries, want at most 4", n)
+	}
+}
