@@ -8,15 +8,12 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/xmojo/diary/shared/config"
-	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/platform"
 )
 
@@ -50,39 +47,37 @@ type Config struct {
 }
 
 // Function is the auth function in knative/func's shape: New, then Start, Handle, Ready,
-// Alive and Stop.
+// Alive and Stop. Its handler serves the full public paths under /api/v1/auth; the
+// embedded Lifecycle provides Handle, Ready, Alive and Stop.
 type Function struct {
-	// handler is set once Start has connected; until then Handle answers 503.
-	handler atomic.Pointer[http.Handler]
-	svc     *platform.Services
-	ownsSvc bool
+	platform.Lifecycle
 }
 
 // New returns an auth function that is configured by Start.
 func New() *Function {
-	return &Function{}
+	return &Function{Lifecycle: platform.Lifecycle{Name: "auth"}}
 }
 
 // NewWithServices returns an auth function that is ready to serve with already connected
 // services, for tests and the in-process gateway. logger may be nil for slog.Default();
 // the caller keeps ownership of svc. An error names the setting at fault.
 func NewWithServices(cfg Config, svc *platform.Services, logger *slog.Logger) (*Function, error) {
-	f := &Function{}
-	if err := f.init(cfg, svc, logger); err != nil {
+	h, err := newHandler(cfg, svc, logger)
+	if err != nil {
 		return nil, err
 	}
+	f := New()
+	f.Serve(h, svc, false)
 	return f, nil
 }
 
-func (f *Function) init(cfg Config, svc *platform.Services, logger *slog.Logger) error {
+// newHandler builds the function's routes over svc.
+func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, error) {
 	s, err := newServer(cfg, svc)
 	if err != nil {
-		return fmt.Errorf("auth: %w", err)
+		return nil, fmt.Errorf("auth: %w", err)
 	}
-	h := routes(s, svc, logger)
-	f.svc = svc
-	f.handler.Store(&h)
-	return nil
+	return routes(s, svc, logger), nil
 }
 
 // Start reads the configuration from env and connects to PostgreSQL and Redis. An error
@@ -101,41 +96,11 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("auth: start: %w", err)
 	}
-	if err := f.init(cfg, svc, nil); err != nil {
+	h, err := newHandler(cfg, svc, nil)
+	if err != nil {
 		svc.Close()
 		return fmt.Errorf("auth: start: %w", err)
 	}
-	f.ownsSvc = true
+	f.Serve(h, svc, true)
 	return nil
-}
-
-// Stop releases the connections Start opened.
-func (f *Function) Stop(context.Context) error {
-	if f.ownsSvc && f.svc != nil {
-		f.svc.Close()
-	}
-	return nil
-}
-
-// Ready reports whether the function is configured and PostgreSQL and Redis answer.
-func (f *Function) Ready(ctx context.Context) (bool, error) {
-	if f.svc == nil {
-		return false, errors.New("auth: not started")
-	}
-	return f.svc.Ready(ctx)
-}
-
-// Alive reports that the process can serve; it does not depend on other services.
-func (f *Function) Alive(context.Context) (bool, error) {
-	return true, nil
-}
-
-// Handle serves one HTTP request: the full public paths under /api/v1/auth.
-func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
-	h := f.handler.Load()
-	if h == nil {
-		httpapi.Fail(w, r, httpapi.Unavailable("the service is starting, try again shortly"))
-		return
-	}
-	(*h).ServeHTTP(w, r)
 }

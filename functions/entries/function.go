@@ -6,16 +6,13 @@ package entries
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/config"
-	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/platform"
 )
 
@@ -33,34 +30,35 @@ type Config struct {
 }
 
 // Function is the entries function in knative/func's shape: New, then Start, Handle,
-// Ready, Alive and Stop.
+// Ready, Alive and Stop. Its handler serves the full public paths under /api/v1/entries;
+// the embedded Lifecycle provides Handle, Ready, Alive and Stop.
 type Function struct {
-	// handler is set once Start has connected; until then Handle answers 503.
-	handler atomic.Pointer[http.Handler]
-	svc     *platform.Services
-	ownsSvc bool
+	platform.Lifecycle
 }
 
 // New returns an entries function that is configured by Start.
 func New() *Function {
-	return &Function{}
+	return &Function{Lifecycle: platform.Lifecycle{Name: "entries"}}
 }
 
 // NewWithServices returns an entries function that is ready to serve with already
 // connected services, for tests and the in-process gateway. Zero durations in cfg take
 // their defaults; logger may be nil for slog.Default(); the caller keeps ownership of svc.
 func NewWithServices(cfg Config, svc *platform.Services, logger *slog.Logger) (*Function, error) {
-	f := &Function{}
-	if err := f.init(cfg, svc, logger); err != nil {
+	h, err := newHandler(cfg, svc, logger)
+	if err != nil {
 		return nil, err
 	}
+	f := New()
+	f.Serve(h, svc, false)
 	return f, nil
 }
 
-func (f *Function) init(cfg Config, svc *platform.Services, logger *slog.Logger) error {
+// newHandler builds the function's routes over svc.
+func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, error) {
 	emitter, err := eventing.NewEmitter(cfg.Sink)
 	if err != nil {
-		return fmt.Errorf("entries: K_SINK: %w", err)
+		return nil, fmt.Errorf("entries: K_SINK: %w", err)
 	}
 	if cfg.EntryRetention <= 0 {
 		cfg.EntryRetention = defaultRetention
@@ -70,10 +68,7 @@ func (f *Function) init(cfg Config, svc *platform.Services, logger *slog.Logger)
 	}
 	api := &api{db: svc.DB, sessions: svc.Sessions, emitter: emitter,
 		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL}
-	h := routes(api, svc, logger)
-	f.svc = svc
-	f.handler.Store(&h)
-	return nil
+	return routes(api, svc, logger), nil
 }
 
 // Start reads the configuration from env and connects to PostgreSQL and Redis. An error
@@ -87,42 +82,11 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("entries: start: %w", err)
 	}
-	if err := f.init(cfg, svc, nil); err != nil {
+	h, err := newHandler(cfg, svc, nil)
+	if err != nil {
 		svc.Close()
 		return fmt.Errorf("entries: start: %w", err)
 	}
-	f.ownsSvc = true
+	f.Serve(h, svc, true)
 	return nil
-}
-
-// Stop releases the connections Start opened.
-func (f *Function) Stop(context.Context) error {
-	if f.ownsSvc && f.svc != nil {
-		f.svc.Close()
-	}
-	return nil
-}
-
-// Ready reports whether the function is configured and PostgreSQL and Redis answer.
-func (f *Function) Ready(ctx context.Context) (bool, error) {
-	if f.svc == nil {
-		return false, errors.New("entries: not started")
-	}
-	return f.svc.Ready(ctx)
-}
-
-// Alive reports that the process can serve; it does not depend on other services.
-func (f *Function) Alive(context.Context) (bool, error) {
-	return true, nil
-}
-
-// Handle serves one HTTP request: the full public paths under /api/v1/entries.
-func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
-	h := f.handler.Load()
-	if h == nil {
-		httpapi.Fail(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
-			Detail: "the service is starting, try again shortly", RetryAfter: 5 * time.Second})
-		return
-	}
-	(*h).ServeHTTP(w, r)
 }

@@ -9,14 +9,10 @@ package media
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"sync/atomic"
 
 	"github.com/xmojo/diary/shared/config"
-	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
 )
@@ -33,17 +29,17 @@ type Config struct {
 }
 
 // Function is the media function in knative/func's shape: New, then Start, Handle, Ready,
-// Alive and Stop.
+// Alive and Stop. Its handler serves the full public paths under /api/v1/media; the
+// embedded Lifecycle provides Handle, Ready, Alive and Stop. Ready probes PostgreSQL and
+// Redis but not S3: a store outage fails only the calls that need it (with 503), while
+// listing and reading media rows keep working.
 type Function struct {
-	// handler is set once Start has connected; until then Handle answers 503.
-	handler atomic.Pointer[http.Handler]
-	svc     *platform.Services
-	ownsSvc bool
+	platform.Lifecycle
 }
 
 // New returns a media function that is configured by Start.
 func New() *Function {
-	return &Function{}
+	return &Function{Lifecycle: platform.Lifecycle{Name: "media"}}
 }
 
 // NewWithServices returns a media function that is ready to serve with already connected
@@ -54,15 +50,9 @@ func NewWithServices(cfg Config, svc *platform.Services, objects *objstore.Store
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	f := &Function{}
-	f.serve(s, logger)
+	f := New()
+	f.Serve(routes(s, logger), svc, false)
 	return f, nil
-}
-
-func (f *Function) serve(s *server, logger *slog.Logger) {
-	h := routes(s, logger)
-	f.svc = s.svc
-	f.handler.Store(&h)
 }
 
 // Start reads the configuration from env, connects to PostgreSQL and Redis, and prepares
@@ -91,8 +81,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		svc.Close()
 		return fmt.Errorf("media: start: %w", err)
 	}
-	f.serve(s, nil)
-	f.ownsSvc = true
+	f.Serve(routes(s, nil), svc, true)
 	return nil
 }
 
@@ -106,37 +95,4 @@ func loadConfig(env map[string]string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
-}
-
-// Stop releases the connections Start opened.
-func (f *Function) Stop(context.Context) error {
-	if f.ownsSvc && f.svc != nil {
-		f.svc.Close()
-	}
-	return nil
-}
-
-// Ready reports whether the function is configured and PostgreSQL and Redis answer. S3
-// is not probed: a store outage fails only the calls that need it (with 503), while
-// listing and reading media rows keep working.
-func (f *Function) Ready(ctx context.Context) (bool, error) {
-	if f.svc == nil {
-		return false, errors.New("media: not started")
-	}
-	return f.svc.Ready(ctx)
-}
-
-// Alive reports that the process can serve; it does not depend on other services.
-func (f *Function) Alive(context.Context) (bool, error) {
-	return true, nil
-}
-
-// Handle serves one HTTP request: the full public paths under /api/v1/media.
-func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
-	h := f.handler.Load()
-	if h == nil {
-		httpapi.Fail(w, r, httpapi.Unavailable("the service is starting, try again shortly"))
-		return
-	}
-	(*h).ServeHTTP(w, r)
 }

@@ -735,7 +735,7 @@ func TestStartReadsConfig(t *testing.T) {
 	if ok, err := fn.Ready(context.Background()); !ok || err != nil {
 		t.Errorf("Ready() = %v, %v; want true", ok, err)
 	}
-	u := testenv.NewUser(t, fn.svc, "e2e")
+	u := testenv.NewUser(t, testenv.Services(t), "e2e")
 	data := randomBytes(t, 20)
 	resp = testenv.Do(t, http.HandlerFunc(fn.Handle), http.MethodPost, "/api/v1/media/upload", u.AccessToken, uploadBody("s.wav", "audio/wav", data))
 	var a uploadAnswer

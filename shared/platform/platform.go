@@ -1,6 +1,7 @@
 // Package platform connects a function to the services every HTTP function needs:
-// PostgreSQL, Redis, the session store and the access-token verifier. Each function embeds
-// Config in its own config struct and calls Connect from its Start hook.
+// PostgreSQL, Redis, the session store and the access-token verifier, and holds the
+// lifecycle hooks they all share. Each function embeds Config in its own config struct and
+// Lifecycle in its Function, calls Connect from its Start hook, then Serve.
 package platform
 
 import (
