@@ -25,6 +25,7 @@ import (
 	"github.com/xmojo/diary/shared/host"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -117,6 +118,12 @@ func (w *world) user() string {
 // entry inserts an e2e entry, soft-deleted deletedAgo ago unless deletedAgo is 0.
 func (w *world) entry(userID string, deletedAgo time.Duration) string {
 	w.t.Helper()
+	return w.entryIn(w.svc.DB, userID, deletedAgo)
+}
+
+// entryIn is entry run on db, which may be a transaction.
+func (w *world) entryIn(db store.DBTX, userID string, deletedAgo time.Duration) string {
+	w.t.Helper()
 	id := uuid.NewString()
 	now := time.Now()
 	var deletedAt *time.Time
@@ -126,7 +133,7 @@ func (w *world) entry(userID string, deletedAgo time.Duration) string {
 		deletedAt = &d
 		version = 2
 	}
-	_, err := w.svc.DB.Exec(context.Background(), `
+	_, err := db.Exec(context.Background(), `
 		INSERT INTO entries (id, user_id, ciphertext, body_version, occurred_at, created_at, updated_at, deleted_at, version, content_bytes)
 		VALUES ($1, $2, $3, 1, $4, $4, $4, $5, $6, 16)`,
 		id, userID, randomBytes(w.t, 16), now.Add(-60*day), deletedAt, version)
@@ -156,6 +163,22 @@ func (w *world) belongings(userID, entryID string) {
 			w.t.Fatalf("%s: %v", s.sql, err)
 		}
 	}
+}
+
+// tag creates the user's tag name and puts it on entryIDs, as the entries function does.
+func (w *world) tag(userID, name string, entryIDs ...string) string {
+	w.t.Helper()
+	ctx := context.Background()
+	id := uuid.NewString()
+	if _, err := w.svc.DB.Exec(ctx, `INSERT INTO tags (id, user_id, name) VALUES ($1, $2, $3)`, id, userID, name); err != nil {
+		w.t.Fatalf("insert tag: %v", err)
+	}
+	for _, e := range entryIDs {
+		if _, err := w.svc.DB.Exec(ctx, `INSERT INTO entry_tags (entry_id, tag_id) VALUES ($1, $2)`, e, id); err != nil {
+			w.t.Fatalf("insert tag link: %v", err)
+		}
+	}
+	return id
 }
 
 type mediaSpec struct {
@@ -390,8 +413,8 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 
 	// What each user can read about the run: their own counts, nothing of the other's.
 	want := map[string]map[string]int{
-		alice: {"entries_purged": 1, "media_removed": 3, "uploads_expired": 2},
-		bob:   {"entries_purged": 1, "media_removed": 0, "uploads_expired": 0},
+		alice: {"entries_purged": 1, "tags_removed": 1, "media_removed": 3, "uploads_expired": 2},
+		bob:   {"entries_purged": 1, "tags_removed": 0, "media_removed": 0, "uploads_expired": 0},
 	}
 	for user, counts := range want {
 		jobs := userJobs(t, w.svc.DB, user)
@@ -415,6 +438,128 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 	}
 	if runStatus != "succeeded" || runUser != nil {
 		t.Errorf("run job: status %q, user %v; want succeeded, a system job (no user)", runStatus, runUser)
+	}
+}
+
+func TestCleanupRemovesTagsNoEntryCarries(t *testing.T) {
+	w := newWorld(t)
+	alice, bob := w.user(), w.user()
+	purged := w.entry(alice, 46*day)
+	alsoPurged := w.entry(alice, 50*day)
+	live := w.entry(alice, 0)
+	recentlyDeleted := w.entry(alice, 44*day)
+	bobLive := w.entry(bob, 0)
+
+	tags := []struct {
+		name    string
+		id      string
+		entries []string
+		want    bool
+	}{
+		{name: "on one purged entry only", entries: []string{purged}, want: false},
+		{name: "on two purged entries", entries: []string{purged, alsoPurged}, want: false},
+		{name: "on a purged and a live entry", entries: []string{purged, live}, want: true},
+		{name: "on a purged entry and one deleted within retention", entries: []string{purged, recentlyDeleted}, want: true},
+		{name: "on a live entry only", entries: []string{live}, want: true},
+	}
+	for i := range tags {
+		tags[i].id = w.tag(alice, "tag-"+uuid.NewString()[:8], tags[i].entries...)
+	}
+	// Tags are per user: bob's tag of the same name as alice's removed one is his own.
+	bobTag := w.tag(bob, "shared-name", bobLive)
+	aliceSameName := w.tag(alice, "shared-name", purged)
+
+	if err := w.router(w.objects).Publish(context.Background(), w.tick()); err != nil {
+		t.Fatalf("Publish(daily-cleanup tick) = %v", err)
+	}
+
+	for _, tt := range tags {
+		if got := w.exists("tags", tt.id); got != tt.want {
+			t.Errorf("tag %s: exists = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if w.exists("tags", aliceSameName) {
+		t.Errorf("alice's tag on a purged entry only, named like bob's: exists, want removed")
+	}
+	if !w.exists("tags", bobTag) {
+		t.Errorf("bob's tag on his live entry, named like alice's removed one: removed, want kept")
+	}
+	for _, c := range []struct {
+		name, entryID string
+		want          int
+	}{
+		{"live entry", live, 2},
+		{"entry deleted within retention", recentlyDeleted, 1},
+	} {
+		if got := w.count(`SELECT count(*) FROM entry_tags WHERE entry_id = $1`, c.entryID); got != c.want {
+			t.Errorf("tag links of the %s = %d, want %d", c.name, got, c.want)
+		}
+	}
+	if jobs := userJobs(t, w.svc.DB, alice); len(jobs) != 1 ||
+		asInt(jobs[0].Result["entries_purged"]) != 2 || asInt(jobs[0].Result["tags_removed"]) != 3 {
+		t.Errorf("alice's cleanup jobs = %+v, want one with entries_purged 2, tags_removed 3", jobs)
+	}
+	if jobs := userJobs(t, w.svc.DB, bob); len(jobs) != 0 {
+		t.Errorf("bob's cleanup jobs = %+v, want none (nothing of his was removed)", jobs)
+	}
+}
+
+// A create that links an existing tag holds the user's entry lock, as the entries function
+// does; the purge waits for it and must then keep the tag it would otherwise remove.
+func TestCleanupKeepsATagLinkedByAConcurrentWrite(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user()
+	old := w.entry(alice, 46*day)
+	tagID := w.tag(alice, "tag-"+uuid.NewString()[:8], old)
+	r := w.router(w.objects)
+	ev := w.tick()
+	ctx := context.Background()
+
+	tx, err := w.svc.DB.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT entries_lock_user($1)`, alice); err != nil {
+		t.Fatal(err)
+	}
+	created := w.entryIn(tx, alice, 0)
+	if _, err := tx.Exec(ctx, `INSERT INTO entry_tags (entry_id, tag_id) VALUES ($1, $2)`, created, tagID); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- r.Publish(ctx, ev) }()
+	// Commit only once the purge waits for alice's entry lock.
+	deadline := time.Now().Add(30 * time.Second)
+	for w.count(`
+		SELECT count(*) FROM pg_locks
+		 WHERE locktype = 'advisory' AND NOT granted AND classid = 1701
+		   AND objid = (hashtext($1)::bigint & 4294967295)::oid`, alice) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cleanup never waited for the user's entry lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("Commit() = %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Publish(daily-cleanup tick) = %v", err)
+	}
+
+	if w.exists("entries", old) {
+		t.Errorf("entry past retention survived the run")
+	}
+	if !w.exists("tags", tagID) {
+		t.Fatalf("tag linked by the concurrent create was removed")
+	}
+	if got := w.count(`SELECT count(*) FROM entry_tags WHERE entry_id = $1 AND tag_id = $2`, created, tagID); got != 1 {
+		t.Errorf("tag links of the concurrently created entry = %d, want 1", got)
+	}
+	jobs := userJobs(t, w.svc.DB, alice)
+	if len(jobs) != 1 || asInt(jobs[0].Result["tags_removed"]) != 0 || asInt(jobs[0].Result["entries_purged"]) != 1 {
+		t.Errorf("cleanup jobs = %+v, want one with entries_purged 1, tags_removed 0", jobs)
 	}
 }
 
