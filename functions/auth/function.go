@@ -3,7 +3,7 @@
 // X25519 key pair), checks passwords, unwraps the uce master key into the session at
 // login, issues access tokens (it alone holds the signing key) and rotating refresh
 // tokens, spends recovery codes, reports the features of the caller's tier, and rate
-// limits password and recovery-code guessing in Redis.
+// limits password and recovery-code guessing, and signups, in Redis.
 package auth
 
 import (
@@ -40,6 +40,13 @@ type Config struct {
 	LoginRateAccountLimit int `envconfig:"LOGIN_RATE_ACCOUNT_LIMIT" default:"5"`
 	// LoginRateAccountWindow is the fixed window of LoginRateAccountLimit.
 	LoginRateAccountWindow time.Duration `envconfig:"LOGIN_RATE_ACCOUNT_WINDOW" default:"15m"`
+	// SignupRateIPLimit is how many signups one client address (an IPv6 client by its /64)
+	// may make per SignupRateIPWindow. Each signup costs bcrypt and Argon2id and tells
+	// whether an email is taken, so it is bounded like a login.
+	SignupRateIPLimit int `envconfig:"SIGNUP_RATE_IP_LIMIT" default:"20"`
+	// SignupRateIPWindow is the fixed window of SignupRateIPLimit, starting at the first
+	// signup.
+	SignupRateIPWindow time.Duration `envconfig:"SIGNUP_RATE_IP_WINDOW" default:"1h"`
 	// TrustedProxies lists the proxies (addresses or CIDR prefixes, comma-separated) whose
 	// X-Forwarded-For is believed. Empty, the default, trusts none: the client address is
 	// the connection's, and a client cannot spoof it with a header.

@@ -55,6 +55,8 @@ func TestStart(t *testing.T) {
 		{"negative quota", map[string]string{"STORAGE_QUOTA_BYTES": "-1"}, "STORAGE_QUOTA_BYTES"},
 		{"zero rate limit", map[string]string{"LOGIN_RATE_IP_LIMIT": "0"}, "LOGIN_RATE_IP_LIMIT"},
 		{"bad window", map[string]string{"LOGIN_RATE_ACCOUNT_WINDOW": "soon"}, "LOGIN_RATE_ACCOUNT_WINDOW"},
+		{"zero signup limit", map[string]string{"SIGNUP_RATE_IP_LIMIT": "0"}, "SIGNUP_RATE_IP_LIMIT"},
+		{"bad signup window", map[string]string{"SIGNUP_RATE_IP_WINDOW": "-1h"}, "SIGNUP_RATE_IP_WINDOW"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +104,8 @@ func TestStart(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	env := testenv.Env(t)
 	for _, k := range []string{"STORAGE_QUOTA_BYTES", "KDF_CONCURRENCY", "LOGIN_RATE_IP_LIMIT", "LOGIN_RATE_IP_WINDOW",
-		"LOGIN_RATE_ACCOUNT_LIMIT", "LOGIN_RATE_ACCOUNT_WINDOW", "TRUSTED_PROXIES"} {
+		"LOGIN_RATE_ACCOUNT_LIMIT", "LOGIN_RATE_ACCOUNT_WINDOW", "SIGNUP_RATE_IP_LIMIT", "SIGNUP_RATE_IP_WINDOW",
+		"TRUSTED_PROXIES"} {
 		delete(env, k)
 		t.Setenv(k, "")
 		os.Unsetenv(k)
@@ -114,10 +117,12 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{Config: cfg.Config, JWTPrivateKey: cfg.JWTPrivateKey,
 		StorageQuotaBytes: 1 << 30, KDFConcurrency: 2,
 		LoginRateIPLimit: 10, LoginRateIPWindow: time.Minute,
-		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute}
+		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute,
+		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour}
 	if cfg.StorageQuotaBytes != want.StorageQuotaBytes || cfg.KDFConcurrency != want.KDFConcurrency ||
 		cfg.LoginRateIPLimit != want.LoginRateIPLimit || cfg.LoginRateIPWindow != want.LoginRateIPWindow ||
 		cfg.LoginRateAccountLimit != want.LoginRateAccountLimit || cfg.LoginRateAccountWindow != want.LoginRateAccountWindow ||
+		cfg.SignupRateIPLimit != want.SignupRateIPLimit || cfg.SignupRateIPWindow != want.SignupRateIPWindow ||
 		len(cfg.TrustedProxies) != 0 {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}

@@ -14,65 +14,89 @@ import (
 )
 
 // Rate-limit scopes: login and recovery-code checks are counted apart, so exhausting one
-// does not lock the other.
+// does not lock the other; signups have a count of their own.
 const (
 	scopeLogin    = "login"
 	scopeRecovery = "recovery"
+	scopeSignup   = "signup"
 )
 
-// rateLimiter bounds password and recovery-code guessing with fixed windows in Redis:
-// every attempt from one client address counts against ipLimit per ipWindow, and every
-// attempt against one account counts against accountLimit per accountWindow until a
-// success clears it. Attempts are counted before the work is done, atomically, so a burst
-// of parallel guesses cannot slip past the limit. Addresses and emails appear in Redis
-// keys only as keyed hashes.
+// rateLimiter bounds password and recovery-code guessing, and signups, with fixed windows
+// in Redis: every login or recovery attempt from one client address counts against ip,
+// and every one against one account counts against account until a success clears it;
+// every signup from one client address counts against signup, since each costs bcrypt
+// and Argon2id and tells whether an email is taken. Attempts are counted before the work
+// is done, atomically, so a burst of parallel requests cannot slip past the limit.
+// Addresses and emails appear in Redis keys only as keyed hashes.
 type rateLimiter struct {
-	rdb           *redis.Client
-	key           []byte
-	ipLimit       int
-	ipWindow      time.Duration
-	accountLimit  int
-	accountWindow time.Duration
+	rdb     *redis.Client
+	key     []byte
+	ip      limit
+	account limit
+	signup  limit
 }
 
-// hitScript counts one attempt against the address (KEYS[1]) and, unless that is already
-// over its limit, the account (KEYS[2]). A window starts with its first attempt. It
-// answers {0, 0} to go ahead, or {1 or 2, milliseconds until the exceeded window ends}.
+// limit is a fixed window: at most max hits per window, which starts at the first hit.
+type limit struct {
+	max    int
+	window time.Duration
+}
+
+// counter is one count to hit: its Redis key and its limit.
+type counter struct {
+	key   string
+	limit limit
+}
+
+// hitScript counts one hit against each key in turn (KEYS[i], with the window ARGV[2i-1]
+// in milliseconds and the limit ARGV[2i]), stopping at the first that is over its limit,
+// so an address already refused does not also use up the account's count. It answers 0
+// to go ahead, or the milliseconds until the exceeded window ends.
 var hitScript = redis.NewScript(`
-local function hit(key, window, limit)
+for i, key in ipairs(KEYS) do
+  local window, limit = ARGV[2*i-1], tonumber(ARGV[2*i])
   local n = redis.call('INCR', key)
   local ttl = redis.call('PTTL', key)
   if n == 1 or ttl < 0 then
     redis.call('PEXPIRE', key, window)
     ttl = tonumber(window)
   end
-  if n > tonumber(limit) then return math.max(ttl, 1) end
-  return 0
+  if n > limit then return math.max(ttl, 1) end
 end
-local wait = hit(KEYS[1], ARGV[1], ARGV[2])
-if wait > 0 then return {1, wait} end
-wait = hit(KEYS[2], ARGV[3], ARGV[4])
-if wait > 0 then return {2, wait} end
-return {0, 0}
+return 0
 `)
 
-// allow counts an attempt by the client at ip on the account named by email, and returns
-// a 429 error with Retry-After when either is over its limit.
-func (l *rateLimiter) allow(ctx context.Context, scope string, ip netip.Addr, email string) error {
-	res, err := hitScript.Run(ctx, l.rdb,
-		[]string{l.redisKey(scope, "ip", addressBucket(ip)), l.redisKey(scope, "account", normalizeEmail(email))},
-		l.ipWindow.Milliseconds(), l.ipLimit, l.accountWindow.Milliseconds(), l.accountLimit,
-	).Int64Slice()
+// hit counts a hit against each counter, and returns a 429 error with Retry-After when
+// one is over its limit.
+func (l *rateLimiter) hit(ctx context.Context, counters ...counter) error {
+	keys := make([]string, 0, len(counters))
+	args := make([]any, 0, 2*len(counters))
+	for _, c := range counters {
+		keys = append(keys, c.key)
+		args = append(args, c.limit.window.Milliseconds(), c.limit.max)
+	}
+	wait, err := hitScript.Run(ctx, l.rdb, keys, args...).Int64()
 	if err != nil {
 		return redisFailure(ctx, fmt.Errorf("auth: rate limit: %w", err))
 	}
-	if len(res) != 2 {
-		return fmt.Errorf("auth: rate limit: unexpected answer of %d values", len(res))
-	}
-	if res[0] != 0 {
-		return rateLimited(time.Duration(res[1]) * time.Millisecond)
+	if wait > 0 {
+		return rateLimited(time.Duration(wait) * time.Millisecond)
 	}
 	return nil
+}
+
+// allow counts a login or recovery-code attempt by the client at ip on the account named
+// by email, and returns a 429 error with Retry-After when either is over its limit.
+func (l *rateLimiter) allow(ctx context.Context, scope string, ip netip.Addr, email string) error {
+	return l.hit(ctx,
+		counter{l.redisKey(scope, "ip", addressBucket(ip)), l.ip},
+		counter{l.redisKey(scope, "account", normalizeEmail(email)), l.account})
+}
+
+// allowSignup counts a signup by the client at ip, and returns a 429 error with
+// Retry-After when the address is over its limit.
+func (l *rateLimiter) allowSignup(ctx context.Context, ip netip.Addr) error {
+	return l.hit(ctx, counter{l.redisKey(scopeSignup, "ip", addressBucket(ip)), l.signup})
 }
 
 // succeeded clears the account's count after a correct password or recovery code, so a

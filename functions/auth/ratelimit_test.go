@@ -76,6 +76,52 @@ func TestRecoveryCodeRateLimit(t *testing.T) {
 	assertRateLimited(t, resp, 15*time.Minute)
 }
 
+func TestSignupRateLimitPerAddress(t *testing.T) {
+	t.Parallel()
+	const limit = 3
+	h := newHarness(t, nil, "SIGNUP_RATE_IP_LIMIT", strconv.Itoa(limit), "SIGNUP_RATE_IP_WINDOW", "1h")
+	newSignup := func() map[string]any {
+		return map[string]any{"email": randomEmail(), "password": "correct horse battery", "encryption_tier": "e2e", "public_key": newPublicKey(t)}
+	}
+	ip := randomIP(t)
+	// Invalid requests cost nothing and are not counted.
+	for range limit + 1 {
+		invalid := newSignup()
+		invalid["password"] = "short"
+		assertError(t, do(t, h.h, ip, "POST", "/api/v1/auth/signup", "", invalid), http.StatusUnprocessableEntity, "validation_error")
+	}
+	first := newSignup()
+	for i := range limit {
+		body := newSignup()
+		if i == 0 {
+			body = first
+		}
+		if resp := do(t, h.h, ip, "POST", "/api/v1/auth/signup", "", body); resp.Code != http.StatusCreated {
+			t.Fatalf("POST /signup #%d from one address = %d %s, want 201", i+1, resp.Code, resp.Body)
+		}
+	}
+	// The next signup is refused and creates nothing; a taken email gets the same 429, so
+	// the limit also bounds finding out which emails have accounts.
+	refused := newSignup()
+	assertRateLimited(t, do(t, h.h, ip, "POST", "/api/v1/auth/signup", "", refused), time.Hour)
+	var n int
+	if err := h.svc.DB.QueryRow(t.Context(), `SELECT count(*) FROM users WHERE lower(email) = lower($1)`, refused["email"]).Scan(&n); err != nil || n != 0 {
+		t.Errorf("users with the refused signup's email = %d, %v, want 0", n, err)
+	}
+	assertRateLimited(t, do(t, h.h, ip, "POST", "/api/v1/auth/signup", "", first), time.Hour)
+	// An IPv6 client is counted by its /64.
+	sameNet := netip.MustParseAddr(ip).Next().String()
+	assertRateLimited(t, do(t, h.h, sameNet, "POST", "/api/v1/auth/signup", "", newSignup()), time.Hour)
+	// Another address is not affected, nor are logins from the limited one.
+	if resp := do(t, h.h, randomIP(t), "POST", "/api/v1/auth/signup", "", newSignup()); resp.Code != http.StatusCreated {
+		t.Errorf("POST /signup from another address = %d %s, want 201", resp.Code, resp.Body)
+	}
+	login := map[string]string{"email": first["email"].(string), "password": first["password"].(string)}
+	if resp := do(t, h.h, ip, "POST", "/api/v1/auth/login", "", login); resp.Code != http.StatusOK {
+		t.Errorf("POST /login from the signup-limited address = %d %s, want 200", resp.Code, resp.Body)
+	}
+}
+
 // TestForwardedForIgnoredByDefault checks a client cannot escape the per-address limit by
 // sending its own X-Forwarded-For when no proxy is trusted.
 func TestForwardedForIgnoredByDefault(t *testing.T) {

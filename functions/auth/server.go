@@ -86,6 +86,10 @@ func (c Config) parse() (settings, error) {
 		return s, errors.New("LOGIN_RATE_ACCOUNT_LIMIT must be positive")
 	case c.LoginRateAccountWindow <= 0:
 		return s, errors.New("LOGIN_RATE_ACCOUNT_WINDOW must be a positive duration")
+	case c.SignupRateIPLimit <= 0:
+		return s, errors.New("SIGNUP_RATE_IP_LIMIT must be positive")
+	case c.SignupRateIPWindow <= 0:
+		return s, errors.New("SIGNUP_RATE_IP_WINDOW must be a positive duration")
 	}
 	return s, nil
 }
@@ -115,12 +119,11 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 		issuer:   token.NewIssuer(s.signingKey, cfg.JWTIssuer, cfg.JWTAudience),
 		kdf:      crypto.NewKDF(cfg.KDFConcurrency),
 		limiter: &rateLimiter{
-			rdb:           svc.Redis,
-			key:           s.limiterKey,
-			ipLimit:       cfg.LoginRateIPLimit,
-			ipWindow:      cfg.LoginRateIPWindow,
-			accountLimit:  cfg.LoginRateAccountLimit,
-			accountWindow: cfg.LoginRateAccountWindow,
+			rdb:     svc.Redis,
+			key:     s.limiterKey,
+			ip:      limit{max: cfg.LoginRateIPLimit, window: cfg.LoginRateIPWindow},
+			account: limit{max: cfg.LoginRateAccountLimit, window: cfg.LoginRateAccountWindow},
+			signup:  limit{max: cfg.SignupRateIPLimit, window: cfg.SignupRateIPWindow},
 		},
 		proxies: s.proxies,
 		quota:   cfg.StorageQuotaBytes,

@@ -90,7 +90,8 @@ func validEmail(email string) bool {
 // signup creates an account and logs it in. For uce the server makes a random master key
 // and stores it only wrapped: under Argon2id of the password and under each recovery
 // code; it also makes the user's X25519 pair, the private half wrapped by the master key.
-// For e2e the client's public key is stored and the server holds no key at all.
+// For e2e the client's public key is stored and the server holds no key at all. Signups
+// are rate limited per client address.
 func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var req signupRequest
@@ -100,6 +101,12 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	publicKey, err := req.validate()
 	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	// Counted once the request is valid, before the email check and the key work: those
+	// are what a flood of signups would exploit.
+	if err := s.limiter.allowSignup(ctx, clientIP(r, s.proxies)); err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
