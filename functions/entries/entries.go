@@ -79,7 +79,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		n := newEntry{id: id, userID: c.userID, body: body, ciphertext: in.ciphertext, mood: in.mood,
-			source: defaultSource, occurredAt: at, at: at}
+			source: defaultSource, occurredAt: at, tags: in.tags, at: at}
 		if in.source != nil {
 			n.source = *in.source
 		}
@@ -93,7 +93,6 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		if err := setEntryTags(r.Context(), tx, c.userID, id, in.tags, true); err != nil {
 			return err
 		}
-		row.Tags = in.tags
 		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
 			return err
 		}
@@ -191,7 +190,7 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 			return errVersionMismatch
 		}
 		u := entryUpdate{id: id, userID: c.userID, from: cur.Version, ciphertext: in.ciphertext,
-			mood: in.mood, source: in.source, occurredAt: in.occurredAt, at: at}
+			mood: in.mood, source: in.source, occurredAt: in.occurredAt, tags: in.tags, at: at}
 		if c.tier == tierUCE {
 			if u.body, err = sealBody(c.key, c.userID, id, cur.Version+1, in.title, in.content); err != nil {
 				return err
@@ -203,7 +202,6 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		if err := setEntryTags(r.Context(), tx, c.userID, id, in.tags, false); err != nil {
 			return err
 		}
-		row.Tags = in.tags
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
 	})
 	if err != nil {

@@ -12,7 +12,9 @@ import (
 // setEntryTags makes names (normalised, unique) the entry's tags: it creates the user's
 // tags that do not exist yet, links them, unlinks the others, and deletes the tags that no
 // entry of the user carries any more. fresh says the entry was just created and has no
-// tags to unlink. The caller holds the user's write lock.
+// tags to unlink. The caller holds the user's write lock, and writes the same names to the
+// entry's own copy (entries.tags, read by every get, list and feed) in the same
+// transaction, through insertEntry or updateEntryBody.
 func setEntryTags(ctx context.Context, db store.DBTX, userID, entryID string, names []string, fresh bool) error {
 	if names == nil {
 		names = []string{} // NULL would make "<> ALL" unlink nothing

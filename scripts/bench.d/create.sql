@@ -6,12 +6,10 @@
 BEGIN;
 SELECT entries_lock_user(:uid) AS at \gset
 INSERT INTO entries AS e (id, user_id, title_ct, content_ct, ciphertext, body_version, mood, source,
-			occurred_at, created_at, updated_at, version, content_bytes)
-		VALUES (gen_random_uuid(), :uid, decode(repeat('a5', 62), 'hex'), decode(repeat('5a', 1065), 'hex'), NULL, 1, NULL, 'app', :at, :at, :at, 1, 1127)
+			occurred_at, created_at, updated_at, version, content_bytes, tags)
+		VALUES (gen_random_uuid(), :uid, decode(repeat('a5', 62), 'hex'), decode(repeat('5a', 1065), 'hex'), NULL, 1, NULL, 'app', :at, :at, :at, 1, 1127, '{}')
 		RETURNING e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_version, e.mood, e.source,
-	e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq,
-	ARRAY(SELECT t.name FROM entry_tags et JOIN tags t ON t.id = et.tag_id
-	      WHERE et.entry_id = e.id ORDER BY t.name) AS tags \gset
+	e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq, e.tags \gset
 INSERT INTO entry_events (entry_id, user_id, event_type, version, at)
 		VALUES (:id, :uid, 'created', 1, :at);
 COMMIT;
