@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -199,7 +200,7 @@ func setEntryDeleted(ctx context.Context, db store.DBTX, userID, id string, from
 // listFilter selects a page of the user's entries, newest occurred_at first.
 type listFilter struct {
 	limit          int
-	after          *listCursor // the last entry of the previous page
+	after          *keyset.Position // the last entry of the previous page
 	mood           *string
 	source         *string
 	tags           []string // entries carrying every one of them
@@ -247,7 +248,7 @@ func listQuery(userID string, f listFilter) (string, []any) {
 		where = append(where, "e.occurred_at < "+arg(*f.to))
 	}
 	if f.after != nil {
-		where = append(where, "(e.occurred_at, e.id) < ("+arg(f.after.occurredAt)+", "+arg(f.after.id)+"::uuid)")
+		where = append(where, "(e.occurred_at, e.id) < ("+arg(f.after.At)+", "+arg(f.after.ID)+"::uuid)")
 	}
 	if len(f.tags) > 0 {
 		// A semi-join, so the planner may start from the tags when they are rare.

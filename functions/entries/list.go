@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/keyset"
 )
 
 const (
@@ -46,7 +47,7 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 	if len(rows) > f.limit {
 		rows = rows[:f.limit]
 		last := rows[len(rows)-1]
-		next := listCursor{occurredAt: last.OccurredAt, id: last.ID}.encode()
+		next := keyset.Position{At: last.OccurredAt, ID: last.ID}.Encode(listCursorKind)
 		page.NextCursor = &next
 	}
 	if page.Items, err = c.renderAll(rows); err != nil {
@@ -162,7 +163,7 @@ func parseListFilter(q url.Values) (listFilter, error) {
 	fields := map[string]string{}
 	f := listFilter{limit: parseLimit(q, fields)}
 	if q.Has("cursor") {
-		c, ok := decodeListCursor(q.Get("cursor"))
+		c, ok := keyset.Decode(q.Get("cursor"), listCursorKind)
 		if ok {
 			f.after = &c
 		} else {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -44,7 +45,7 @@ func getJob(ctx context.Context, db store.DBTX, userID, id string) (jobRow, erro
 type listFilter struct {
 	kind  string
 	limit int
-	after *listCursor
+	after *keyset.Position
 }
 
 // listJobs returns up to f.limit+1 of the user's jobs after the cursor, newest first
@@ -57,7 +58,7 @@ func listJobs(ctx context.Context, db store.DBTX, userID string, f listFilter) (
 		where += fmt.Sprintf(` AND kind = $%d`, len(args))
 	}
 	if f.after != nil {
-		args = append(args, f.after.createdAt, f.after.id)
+		args = append(args, f.after.At, f.after.ID)
 		where += fmt.Sprintf(` AND (created_at, id) < ($%d, $%d::uuid)`, len(args)-1, len(args))
 	}
 	rows, err := db.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE `+where+`

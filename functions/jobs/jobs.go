@@ -1,18 +1,17 @@
 package jobs
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/keyset"
 )
 
 // api holds what the handlers need.
@@ -93,7 +92,7 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 		f.limit = n
 	}
 	if s := q.Get("cursor"); s != "" {
-		c, ok := decodeListCursor(s)
+		c, ok := keyset.Decode(s, listCursorKind)
 		if !ok {
 			bad["cursor"] = "is not a cursor this endpoint returned"
 		}
@@ -112,7 +111,7 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 	if len(rows) > f.limit {
 		rows = rows[:f.limit]
 		last := rows[len(rows)-1]
-		next := listCursor{createdAt: last.CreatedAt, id: last.ID}.encode()
+		next := keyset.Position{At: last.CreatedAt, ID: last.ID}.Encode(listCursorKind)
 		page.NextCursor = &next
 	}
 	for _, j := range rows {
@@ -121,35 +120,5 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, page)
 }
 
-// listCursor is the position after the last job of a page, opaque to clients.
-type listCursor struct {
-	createdAt time.Time
-	id        string
-}
-
-const listCursorTag = "j1"
-
-func (c listCursor) encode() string {
-	raw := listCursorTag + ":" + strconv.FormatInt(c.createdAt.UnixMicro(), 10) + ":" + c.id
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
-
-func decodeListCursor(s string) (listCursor, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return listCursor{}, false
-	}
-	parts := strings.Split(string(raw), ":")
-	if len(parts) != 3 || parts[0] != listCursorTag {
-		return listCursor{}, false
-	}
-	micros, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
-		return listCursor{}, false
-	}
-	id, err := uuid.Parse(parts[2])
-	if err != nil || id.String() != parts[2] {
-		return listCursor{}, false
-	}
-	return listCursor{createdAt: time.UnixMicro(micros).UTC(), id: parts[2]}, true
-}
+// listCursorKind tags the jobs list's cursors (a keyset.Position in (created_at, id)).
+const listCursorKind = "j1"

@@ -1,7 +1,6 @@
 package media
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"mime"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -375,7 +375,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[limit-1]
-		next := cursor{createdAt: last.CreatedAt, id: last.ID}.String()
+		next := keyset.Position{At: last.CreatedAt, ID: last.ID}.Encode(listCursorKind)
 		resp.NextCursor = &next
 	}
 	for _, m := range rows {
@@ -401,8 +401,8 @@ func parseListQuery(r *http.Request) (listFilter, error) {
 		f.limit = n
 	}
 	if v := q.Get("cursor"); v != "" {
-		c, err := parseCursor(v)
-		if err != nil {
+		c, ok := keyset.Decode(v, listCursorKind)
+		if !ok {
 			fields["cursor"] = "is not a cursor from this list"
 		}
 		f.after = &c
@@ -421,36 +421,8 @@ func parseListQuery(r *http.Request) (listFilter, error) {
 	return f, nil
 }
 
-// cursor is a position in the list: the last item's created_at and id.
-type cursor struct {
-	createdAt time.Time
-	id        string
-}
-
-// String encodes the cursor opaquely for next_cursor.
-func (c cursor) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.createdAt.UTC().Format(time.RFC3339Nano) + "|" + c.id))
-}
-
-func parseCursor(s string) (cursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, err
-	}
-	at, id, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return cursor{}, errors.New("media: cursor without separator")
-	}
-	t, err := time.Parse(time.RFC3339Nano, at)
-	if err != nil {
-		return cursor{}, err
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return cursor{}, err
-	}
-	return cursor{createdAt: t, id: u.String()}, nil
-}
+// listCursorKind tags the media list's cursors (a keyset.Position in (created_at, id)).
+const listCursorKind = "m1"
 
 // pathID returns the {id} of the path in canonical form; a value that is no UUID names
 // no media.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -185,7 +186,7 @@ func entryIsUsers(ctx context.Context, db store.DBTX, userID, entryID string) (b
 // when one is given, only those of one entry when entryID is set.
 type listFilter struct {
 	entryID *string
-	after   *cursor
+	after   *keyset.Position
 	limit   int
 }
 
@@ -203,7 +204,7 @@ func listMedia(ctx context.Context, db store.DBTX, userID string, f listFilter) 
 		where = append(where, "entry_id = "+arg(*f.entryID))
 	}
 	if f.after != nil {
-		where = append(where, "(created_at, id) < ("+arg(f.after.createdAt)+", "+arg(f.after.id)+"::uuid)")
+		where = append(where, "(created_at, id) < ("+arg(f.after.At)+", "+arg(f.after.ID)+"::uuid)")
 	}
 	rows, err := db.Query(ctx, `
 		SELECT `+mediaColumns+`
