@@ -52,9 +52,12 @@ func (s *server) features(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// mediaBytesUsed sums the sizes of the user's ready, undeleted media. The media table
-// belongs to the media function and may not exist yet where it is not deployed, which
-// counts as nothing used.
+// mediaBytesUsed is what counts against the user's media quota, exactly as the media
+// function's upload checks it (functions/media usedBytes): the bytes of every object an
+// undeleted media row of the user refers to, ready or pending (a pending upload counts
+// until it is completed or removed), each object once (rows made by deduplication share
+// one). The media table belongs to the media function and may not exist yet where it is
+// not deployed, which counts as nothing used.
 func mediaBytesUsed(ctx context.Context, db store.DBTX, userID string) (int64, error) {
 	var exists bool
 	if err := db.QueryRow(ctx, `SELECT to_regclass('public.media') IS NOT NULL`).Scan(&exists); err != nil {
@@ -65,8 +68,11 @@ func mediaBytesUsed(ctx context.Context, db store.DBTX, userID string) (int64, e
 	}
 	var used int64
 	err := db.QueryRow(ctx, `
-		SELECT COALESCE(sum(size_bytes), 0)::bigint FROM media
-		WHERE user_id = $1 AND status = 'ready' AND deleted_at IS NULL`, userID).Scan(&used)
+		SELECT COALESCE(SUM(size_bytes), 0)::bigint
+		FROM (SELECT DISTINCT ON (object_key) size_bytes
+		      FROM media
+		      WHERE user_id = $1 AND deleted_at IS NULL
+		      ORDER BY object_key) objects`, userID).Scan(&used)
 	if err != nil {
 		return 0, fmt.Errorf("auth: media bytes used: %w", store.Translate(err))
 	}

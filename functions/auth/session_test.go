@@ -269,30 +269,46 @@ func TestLogout(t *testing.T) {
 // in the media function's table (migration 0003).
 func TestFeaturesStorageUsed(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, nil)
+	// The quota is given explicitly: testenv.Env can snapshot the process environment
+	// while another test's config.Load has its own STORAGE_QUOTA_BYTES applied.
+	h := newHarness(t, nil, "STORAGE_QUOTA_BYTES", "1073741824")
 	u := testenv.NewUser(t, h.svc, "e2e")
 	other := testenv.NewUser(t, h.svc, "e2e")
+	// What the media quota counts: every undeleted row, ready or pending (a pending upload
+	// counts until it is completed or removed, URL expired or not), each object once.
+	sharedKey := "u/" + u.ID + "/" + uuid.NewString()
 	media := []struct {
 		userID string
 		size   int64
 		status string
 		// deleted soft-deletes the row.
 		deleted bool
+		// expired gives a pending row an upload URL that has expired.
+		expired bool
+		// key is the object; empty: a key of its own.
+		key string
 	}{
-		{u.ID, 1000, "ready", false},
-		{u.ID, 234, "ready", false},
-		{u.ID, 50_000, "pending", false},
-		{u.ID, 70_000, "ready", true},
-		{other.ID, 9_999, "ready", false},
+		{u.ID, 1000, "ready", false, false, ""},
+		{u.ID, 234, "ready", false, false, sharedKey},
+		{u.ID, 234, "ready", false, false, sharedKey}, // deduplicated for another entry: counted once
+		{u.ID, 50_000, "pending", false, false, ""},
+		{u.ID, 600_000, "pending", false, true, ""},
+		{u.ID, 70_000, "ready", true, false, ""},
+		{other.ID, 9_999, "ready", false, false, ""},
 	}
 	for _, m := range media {
 		id := uuid.NewString()
+		key := m.key
+		if key == "" {
+			key = "u/" + m.userID + "/" + id
+		}
 		_, err := h.svc.DB.Exec(context.Background(), `
 			INSERT INTO media (id, user_id, object_key, filename_ct, content_type, size_bytes, sha256, status,
 				upload_expires_at, completed_at, deleted_at)
-			VALUES ($1, $2, $3, 'x', 'image/jpeg', $4, $5, $6, now() + interval '1 hour',
+			VALUES ($1, $2, $3, 'x', 'image/jpeg', $4, $5, $6,
+				CASE WHEN $8 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END,
 				CASE WHEN $6 = 'ready' THEN now() END, CASE WHEN $7 THEN now() END)`,
-			id, m.userID, "u/"+m.userID+"/"+id, m.size, make([]byte, 32), m.status, m.deleted)
+			id, m.userID, key, m.size, make([]byte, 32), m.status, m.deleted, m.expired)
 		if err != nil {
 			t.Fatalf("insert media: %v", err)
 		}
@@ -308,7 +324,8 @@ func TestFeaturesStorageUsed(t *testing.T) {
 		} `json:"storage"`
 	}
 	resp.JSON(t, &got)
-	if got.Storage.UsedBytes != 1234 || got.Storage.QuotaBytes != 1<<30 {
-		t.Errorf("storage = %+v, want used_bytes 1234 (ready, undeleted, own) and quota_bytes %d", got.Storage, 1<<30)
+	if want := int64(1000 + 234 + 50_000 + 600_000); got.Storage.UsedBytes != want || got.Storage.QuotaBytes != 1<<30 {
+		t.Errorf("storage = %+v, want used_bytes %d (own undeleted ready and pending, the shared object once) and quota_bytes %d",
+			got.Storage, want, 1<<30)
 	}
 }

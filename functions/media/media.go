@@ -16,6 +16,7 @@ import (
 
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/keyset"
+	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -129,7 +130,9 @@ type uploadResponse struct {
 }
 
 // upload answers POST /upload: 201 with a presigned PUT for a new pending media, or 200
-// with the caller's ready media of the same SHA-256 and no upload at all.
+// with no upload at all when the caller already stores the same bytes (deduplicated): the
+// existing media, or, when entry_id names another entry than the existing media's, a new
+// ready media for that entry sharing the stored object.
 func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var req uploadRequest
@@ -159,16 +162,10 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	// Presigning is local computation; done first, the row can record when the URL dies.
-	key := objectKey(p.UserID, mediaID)
-	put, err := s.objects.PresignPut(ctx, key, in.size, in.sha256, in.contentType, s.uploadTTL)
-	if err != nil {
-		httpapi.Fail(w, r, err)
-		return
-	}
 
 	var (
 		m            mediaRow
+		put          objstore.Presigned
 		deduplicated bool
 	)
 	err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error {
@@ -184,20 +181,43 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 				return httpapi.Invalid(map[string]string{"entry_id": "is not one of your entries"})
 			}
 		}
-		existing, err := findReadyBySHA256(ctx, tx, p.UserID, in.sha256)
-		if err == nil {
+		existing, err := findDuplicate(ctx, tx, p.UserID, in.sha256, in.size, in.entryID)
+		switch {
+		case err == nil && (in.entryID == nil || sameEntry(existing.EntryID, *in.entryID)):
 			m, deduplicated = existing, true
 			return nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
+		case err == nil:
+			// The bytes are stored already, for another entry or none: this entry gets a
+			// media of its own that shares the object. The bytes are stored (and counted)
+			// once, so the quota is not asked.
+			deduplicated = true
+			m, err = insertSharedMedia(ctx, tx, mediaRow{
+				ID:          mediaID,
+				UserID:      p.UserID,
+				EntryID:     in.entryID,
+				ObjectKey:   existing.ObjectKey,
+				FilenameCT:  filenameCT,
+				ContentType: existing.ContentType, // what S3 serves the object with
+				SizeBytes:   existing.SizeBytes,
+				SHA256:      existing.SHA256,
+			})
+			return err
+		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		used, err := usedBytes(ctx, tx, p.UserID, time.Now())
+		used, err := usedBytes(ctx, tx, p.UserID)
 		if err != nil {
 			return err
 		}
 		if used+in.size > s.quota {
 			return errQuotaExceeded
+		}
+		// Only now is an upload needed. Presigning is local computation, so it costs the
+		// lock nothing, and the row records when the URL dies.
+		key := objectKey(p.UserID, mediaID)
+		put, err = s.objects.PresignPut(ctx, key, in.size, in.sha256, in.contentType, s.uploadTTL)
+		if err != nil {
+			return err
 		}
 		m, err = insertMedia(ctx, tx, mediaRow{
 			ID:              mediaID,
@@ -208,7 +228,7 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			ContentType:     in.contentType,
 			SizeBytes:       in.size,
 			SHA256:          in.sha256,
-			UploadExpiresAt: put.ExpiresAt,
+			UploadExpiresAt: &put.ExpiresAt,
 		})
 		return err
 	})
@@ -237,9 +257,15 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
+// sameEntry reports whether a media attached to attached belongs to entryID.
+func sameEntry(attached *string, entryID string) bool {
+	return attached != nil && *attached == entryID
+}
+
 // complete answers POST /{id}/complete: the media becomes ready once S3 holds an object
 // of the declared size (and, when the store reports one, the declared SHA-256). Calling
-// it again on a ready media answers the same.
+// it again on a ready media answers the same. The quota is not asked again: the upload
+// has counted since it was granted, and becoming ready changes no sum.
 func (s *server) complete(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := principal(r)
@@ -258,27 +284,12 @@ func (s *server) complete(w http.ResponseWriter, r *http.Request) {
 			httpapi.Fail(w, r, errUploadMissing)
 			return
 		}
-		err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error {
-			if err := lockUserMedia(ctx, tx, p.UserID); err != nil {
-				return err
-			}
-			// Every upload was checked against the quota with the pending ones counted,
-			// so this only refuses an upload whose URL had expired when others were
-			// granted in its place.
-			ready, err := readyBytes(ctx, tx, p.UserID, m.ID)
-			if err != nil {
-				return err
-			}
-			if ready+m.SizeBytes > s.quota {
-				return errQuotaExceeded
-			}
-			m, err = markReady(ctx, tx, p.UserID, m.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				// A concurrent complete won (then it is ready) or a delete did (404).
-				m, err = getMedia(ctx, tx, p.UserID, m.ID)
-			}
-			return err
-		})
+		m, err = markReady(ctx, s.svc.DB, p.UserID, m.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			// A concurrent complete won (then it is ready), or a delete or the janitor's
+			// removal of an expired upload did (404).
+			m, err = getMedia(ctx, s.svc.DB, p.UserID, m.ID)
+		}
 		if err != nil {
 			httpapi.Fail(w, r, err)
 			return

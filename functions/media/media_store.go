@@ -19,20 +19,24 @@ const (
 	statusReady   = "ready"
 )
 
-// mediaRow is a row of the media table. Every query is scoped by user_id and leaves out
-// soft-deleted rows, so another user's media and deleted media are alike: not found.
+// mediaRow is a row of the media table: one attachment of a stored object. Rows made by
+// deduplication share the object_key of the row whose upload stored the bytes. Every query
+// is scoped by user_id and leaves out soft-deleted rows, so another user's media and
+// deleted media are alike: not found.
 type mediaRow struct {
-	ID              string     `db:"id"`
-	UserID          string     `db:"user_id"`
-	EntryID         *string    `db:"entry_id"`
-	ObjectKey       string     `db:"object_key"`
-	FilenameCT      []byte     `db:"filename_ct"`
-	ContentType     string     `db:"content_type"`
-	SizeBytes       int64      `db:"size_bytes"`
-	SHA256          []byte     `db:"sha256"`
-	Status          string     `db:"status"`
-	CreatedAt       time.Time  `db:"created_at"`
-	UploadExpiresAt time.Time  `db:"upload_expires_at"`
+	ID          string    `db:"id"`
+	UserID      string    `db:"user_id"`
+	EntryID     *string   `db:"entry_id"`
+	ObjectKey   string    `db:"object_key"`
+	FilenameCT  []byte    `db:"filename_ct"`
+	ContentType string    `db:"content_type"`
+	SizeBytes   int64     `db:"size_bytes"`
+	SHA256      []byte    `db:"sha256"`
+	Status      string    `db:"status"`
+	CreatedAt   time.Time `db:"created_at"`
+	// UploadExpiresAt is when the presigned PUT stops working; nil for a row made by
+	// deduplication, which shares another row's object and never had an upload URL.
+	UploadExpiresAt *time.Time `db:"upload_expires_at"`
 	CompletedAt     *time.Time `db:"completed_at"`
 }
 
@@ -47,8 +51,9 @@ func collectOneMedia(rows pgx.Rows) (mediaRow, error) {
 	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[mediaRow])
 }
 
-// lockUserMedia serialises the quota decisions of one user (upload and complete) until
-// the transaction ends, so two concurrent uploads cannot both fit under the quota.
+// lockUserMedia serialises the uploads of one user (quota check, deduplication, insert)
+// until the transaction ends, so two concurrent uploads cannot both fit under the quota and
+// two deduplications for one entry cannot both add a row.
 func lockUserMedia(ctx context.Context, tx pgx.Tx, userID string) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('media-quota:' || $1::text, 0))`, userID)
 	if err != nil {
@@ -91,49 +96,64 @@ func getMedia(ctx context.Context, db store.DBTX, userID, id string) (mediaRow, 
 	return m, nil
 }
 
-// findReadyBySHA256 returns the user's oldest ready media with the digest, for
-// deduplication.
-func findReadyBySHA256(ctx context.Context, db store.DBTX, userID string, sum []byte) (mediaRow, error) {
+// findDuplicate returns the user's ready, undeleted media holding the same bytes (same
+// SHA-256 and size): the one attached to entryID when there is one, else the oldest. The
+// row is locked FOR SHARE until the transaction ends, so a concurrent DELETE of it waits
+// and the janitor, which keeps an object while any row that is not long deleted refers to
+// it, sees the row a deduplication adds for another entry before it can find the object
+// unreferenced.
+func findDuplicate(ctx context.Context, db store.DBTX, userID string, sum []byte, size int64, entryID *string) (mediaRow, error) {
 	rows, err := db.Query(ctx, `
 		SELECT `+mediaColumns+`
 		FROM media
-		WHERE user_id = $1 AND sha256 = $2 AND status = 'ready' AND deleted_at IS NULL
-		ORDER BY created_at, id
-		LIMIT 1`, userID, sum)
+		WHERE user_id = $1 AND sha256 = $2 AND size_bytes = $3 AND status = 'ready' AND deleted_at IS NULL
+		ORDER BY COALESCE(entry_id = $4::uuid, false) DESC, created_at, id
+		LIMIT 1
+		FOR SHARE`, userID, sum, size, entryID)
 	if err != nil {
-		return mediaRow{}, fmt.Errorf("media: find by sha256: %w", store.Translate(err))
+		return mediaRow{}, fmt.Errorf("media: find duplicate: %w", store.Translate(err))
 	}
 	m, err := collectOneMedia(rows)
 	if err != nil {
-		return mediaRow{}, fmt.Errorf("media: find by sha256: %w", store.Translate(err))
+		return mediaRow{}, fmt.Errorf("media: find duplicate: %w", store.Translate(err))
 	}
 	return m, nil
 }
 
-// usedBytes sums the user's ready media and the pending ones whose upload URL still
-// works at now.
-func usedBytes(ctx context.Context, db store.DBTX, userID string, now time.Time) (int64, error) {
-	var used int64
-	err := db.QueryRow(ctx, `
-		SELECT COALESCE(SUM(size_bytes), 0)::bigint
-		FROM media
-		WHERE user_id = $1 AND deleted_at IS NULL
-		  AND (status = 'ready' OR (status = 'pending' AND upload_expires_at > $2))`, userID, now).Scan(&used)
+// insertSharedMedia stores a ready media row for m.EntryID that refers to the object of
+// an existing ready row (m.ObjectKey): an attachment of bytes the user already stores.
+func insertSharedMedia(ctx context.Context, db store.DBTX, m mediaRow) (mediaRow, error) {
+	rows, err := db.Query(ctx, `
+		INSERT INTO media (id, user_id, entry_id, object_key, filename_ct, content_type, size_bytes, sha256,
+			status, upload_expires_at, completed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ready', NULL, now())
+		RETURNING `+mediaColumns,
+		m.ID, m.UserID, m.EntryID, m.ObjectKey, m.FilenameCT, m.ContentType, m.SizeBytes, m.SHA256)
 	if err != nil {
-		return 0, fmt.Errorf("media: used bytes: %w", store.Translate(err))
+		return mediaRow{}, fmt.Errorf("media: insert shared media: %w", store.Translate(err))
 	}
-	return used, nil
+	created, err := collectOneMedia(rows)
+	if err != nil {
+		return mediaRow{}, fmt.Errorf("media: insert shared media: %w", store.Translate(err))
+	}
+	return created, nil
 }
 
-// readyBytes sums the user's ready media, leaving out the media exceptID.
-func readyBytes(ctx context.Context, db store.DBTX, userID, exceptID string) (int64, error) {
+// usedBytes is what counts against the user's quota: the bytes of every object that an
+// undeleted row of the user refers to, ready or pending, each object once (rows made by
+// deduplication share one). A pending upload counts until it is completed or removed (by
+// the user's DELETE or by the janitor), not only while its URL works, because its bytes
+// can sit in S3 until the janitor removes them. Auth's /features reports the same sum.
+func usedBytes(ctx context.Context, db store.DBTX, userID string) (int64, error) {
 	var used int64
 	err := db.QueryRow(ctx, `
 		SELECT COALESCE(SUM(size_bytes), 0)::bigint
-		FROM media
-		WHERE user_id = $1 AND deleted_at IS NULL AND status = 'ready' AND id <> $2`, userID, exceptID).Scan(&used)
+		FROM (SELECT DISTINCT ON (object_key) size_bytes
+		      FROM media
+		      WHERE user_id = $1 AND deleted_at IS NULL
+		      ORDER BY object_key) objects`, userID).Scan(&used)
 	if err != nil {
-		return 0, fmt.Errorf("media: ready bytes: %w", store.Translate(err))
+		return 0, fmt.Errorf("media: used bytes: %w", store.Translate(err))
 	}
 	return used, nil
 }

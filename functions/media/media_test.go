@@ -146,7 +146,13 @@ func put(t *testing.T, rawURL string, headers map[string]string, data []byte) (i
 // uploadReady takes data through upload, PUT and complete, and returns the ready media.
 func (f fixture) uploadReady(t *testing.T, u testenv.User, name, contentType string, data []byte) mediaView {
 	t.Helper()
-	a := f.requestUpload(t, u, uploadBody(name, contentType, data))
+	return f.uploadReadyWith(t, u, uploadBody(name, contentType, data), data)
+}
+
+// uploadReadyWith is uploadReady with the upload's body as given (an entry_id, say).
+func (f fixture) uploadReadyWith(t *testing.T, u testenv.User, body map[string]any, data []byte) mediaView {
+	t.Helper()
+	a := f.requestUpload(t, u, body)
 	if status, answer := put(t, a.Upload.URL, a.Upload.Headers, data); status != http.StatusOK {
 		t.Fatalf("PUT to the presigned URL = %d %s, want 200", status, answer)
 	}
@@ -255,11 +261,9 @@ func TestFullFlowOverHTTP(t *testing.T) {
 				t.Errorf("download Content-Type = %q, want image/jpeg", ct)
 			}
 
-			// Storage in use, as auth's /features computes it.
-			var used int64
-			if err := f.svc.DB.QueryRow(context.Background(),
-				`SELECT COALESCE(SUM(size_bytes), 0) FROM media WHERE user_id = $1 AND status = 'ready' AND deleted_at IS NULL`,
-				u.ID).Scan(&used); err != nil {
+			// Storage in use, as the quota (and auth's /features) counts it.
+			used, err := usedBytes(context.Background(), f.svc.DB, u.ID)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if used != int64(len(data)) {
@@ -479,30 +483,40 @@ func TestQuota(t *testing.T) {
 	}
 }
 
-func TestQuotaCountsExpiredUploadsOnlyOnceCompleted(t *testing.T) {
+func TestPendingUploadCountsAfterItsURLExpires(t *testing.T) {
 	t.Parallel()
 	svc := testenv.Services(t)
 	objects := testObjects(t)
 	short := newFixtureWith(t, svc, objects, withQuota(1000), withUploadTTL(time.Second))
+	f := newFixtureWith(t, svc, objects, withQuota(1000))
 	u := testenv.NewUser(t, svc, "e2e")
 
-	// An upload whose URL has expired no longer holds room...
+	// The bytes are in S3 before the URL expires, and stay there until the upload is
+	// completed or removed: so it keeps its room in the quota after the expiry.
 	late := randomBytes(t, 700)
 	a := short.requestUpload(t, u, uploadBody("late.m4a", "audio/x-m4a", late))
 	if status, answer := put(t, a.Upload.URL, a.Upload.Headers, late); status != http.StatusOK {
 		t.Fatalf("PUT = %d %s, want 200", status, answer)
 	}
-	time.Sleep(1100 * time.Millisecond)
-	f := newFixtureWith(t, svc, objects, withQuota(1000))
-	f.uploadReady(t, u, "now.m4a", "audio/x-m4a", randomBytes(t, 700))
-
-	// ...so completing it later would pass the quota, and is refused.
-	resp := testenv.Do(t, f.h, http.MethodPost, "/api/v1/media/"+a.Media.ID+"/complete", u.AccessToken, nil)
+	for !time.Now().After(a.Upload.ExpiresAt) {
+		time.Sleep(time.Until(a.Upload.ExpiresAt) + 10*time.Millisecond)
+	}
+	resp := testenv.Do(t, f.h, http.MethodPost, "/api/v1/media/upload", u.AccessToken, uploadBody("now.m4a", "audio/x-m4a", randomBytes(t, 301)))
 	var e errorAnswer
 	resp.JSON(t, &e)
 	if resp.Code != http.StatusForbidden || e.Code != "quota_exceeded" {
-		t.Errorf("POST /complete past the quota = %d %s, want 403 quota_exceeded", resp.Code, resp.Body)
+		t.Errorf("POST /upload of 301 bytes with a 700-byte upload whose URL expired, quota 1000 = %d %s, want 403 quota_exceeded", resp.Code, resp.Body)
 	}
+
+	// An upload that was in flight at the expiry can still be completed (the janitor
+	// leaves it PENDING_UPLOAD_TTL past the expiry); ready, it holds the same room.
+	resp = testenv.Do(t, f.h, http.MethodPost, "/api/v1/media/"+a.Media.ID+"/complete", u.AccessToken, nil)
+	var m mediaView
+	resp.JSON(t, &m)
+	if resp.Code != http.StatusOK || m.Status != statusReady {
+		t.Errorf("POST /complete after the URL expired = %d %s, want 200 ready", resp.Code, resp.Body)
+	}
+	f.requestUpload(t, u, uploadBody("fits.m4a", "audio/x-m4a", randomBytes(t, 300)))
 }
 
 func TestDeduplication(t *testing.T) {

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,10 +39,17 @@ var (
 		"the media is not uploaded yet: upload it and call complete first")
 )
 
+// objectStore is what the handlers need of S3: objstore.Store.
+type objectStore interface {
+	PresignPut(ctx context.Context, key string, size int64, sum []byte, contentType string, ttl time.Duration) (objstore.Presigned, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (objstore.Presigned, error)
+	Head(ctx context.Context, key string) (objstore.Object, bool, error)
+}
+
 // server holds what the handlers share.
 type server struct {
 	svc     *platform.Services
-	objects *objstore.Store
+	objects objectStore
 	quota   int64
 	// uploadTTL and downloadTTL are how long presigned URLs work (tests shorten them).
 	uploadTTL   time.Duration
