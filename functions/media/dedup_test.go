@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,5 +186,44 @@ func TestPresignOnlyWhenAnUploadIsNeeded(t *testing.T) {
 		if n := counter.puts.Load() - before; n != 0 {
 			t.Errorf("POST /upload %s signed %d PUT URLs, want none", tt.name, n)
 		}
+	}
+}
+
+func TestConcurrentDeduplicationsForOneEntryMakeOneMedia(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := testenv.NewUser(t, f.svc, "e2e")
+	entryA, entryB := newEntry(t, f.svc, u.ID), newEntry(t, f.svc, u.ID)
+	data := randomBytes(t, 300)
+	forA := uploadBody("a.webp", "image/webp", data)
+	forA["entry_id"] = entryA
+	f.uploadReadyWith(t, u, forA, data)
+
+	const n = 8
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := uploadBody("b.webp", "image/webp", data)
+			body["entry_id"] = entryB
+			resp := testenv.Do(t, f.h, http.MethodPost, "/api/v1/media/upload", u.AccessToken, body)
+			var a uploadAnswer
+			resp.JSON(t, &a)
+			if resp.Code != http.StatusOK || !a.Deduplicated {
+				t.Errorf("concurrent POST /upload for entry B = %d %s, want 200 deduplicated", resp.Code, resp.Body)
+			}
+			ids <- a.Media.ID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if got := f.listIDs(t, u, "entry_id="+entryB); len(seen) != 1 || len(got) != 1 || !seen[got[0]] {
+		t.Errorf("%d concurrent dedups for entry B answered media %v and B lists %v, want one and the same media", n, seen, got)
 	}
 }
