@@ -3,7 +3,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -129,12 +128,7 @@ func TestDeduplicationForAnotherEntry(t *testing.T) {
 	if resp.Code != http.StatusOK {
 		t.Fatalf("GET /download of B = %d %s, want 200", resp.Code, resp.Body)
 	}
-	dresp, err := http.Get(dl.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(dresp.Body)
-	dresp.Body.Close()
+	dresp, body := fetch(t, dl.URL)
 	if dresp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
 		t.Errorf("GET B's download url = %d with %d bytes, want 200 with the %d bytes uploaded for A", dresp.StatusCode, len(body), len(data))
 	}

@@ -191,7 +191,7 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			// media of its own that shares the object. The bytes are stored (and counted)
 			// once, so the quota is not asked.
 			deduplicated = true
-			m, err = insertSharedMedia(ctx, tx, mediaRow{
+			m, err = insertMedia(ctx, tx, mediaRow{
 				ID:          mediaID,
 				UserID:      p.UserID,
 				EntryID:     in.entryID,
@@ -200,6 +200,7 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 				ContentType: existing.ContentType, // what S3 serves the object with
 				SizeBytes:   existing.SizeBytes,
 				SHA256:      existing.SHA256,
+				Status:      statusReady,
 			})
 			return err
 		case !errors.Is(err, store.ErrNotFound):
@@ -228,6 +229,7 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			ContentType:     in.contentType,
 			SizeBytes:       in.size,
 			SHA256:          in.sha256,
+			Status:          statusPending,
 			UploadExpiresAt: &put.ExpiresAt,
 		})
 		return err

@@ -62,14 +62,17 @@ func lockUserMedia(ctx context.Context, tx pgx.Tx, userID string) error {
 	return nil
 }
 
-// insertMedia stores a new pending media row.
+// insertMedia stores a new media row: a pending upload (m.UploadExpiresAt set), or a
+// ready row made by deduplication that shares another row's object (m.Status ready, no
+// upload URL).
 func insertMedia(ctx context.Context, db store.DBTX, m mediaRow) (mediaRow, error) {
 	rows, err := db.Query(ctx, `
 		INSERT INTO media (id, user_id, entry_id, object_key, filename_ct, content_type, size_bytes, sha256,
-			status, upload_expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
+			status, upload_expires_at, completed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $9 = 'ready' THEN now() END)
 		RETURNING `+mediaColumns,
-		m.ID, m.UserID, m.EntryID, m.ObjectKey, m.FilenameCT, m.ContentType, m.SizeBytes, m.SHA256, m.UploadExpiresAt)
+		m.ID, m.UserID, m.EntryID, m.ObjectKey, m.FilenameCT, m.ContentType, m.SizeBytes, m.SHA256,
+		m.Status, m.UploadExpiresAt)
 	if err != nil {
 		return mediaRow{}, fmt.Errorf("media: insert media: %w", store.Translate(err))
 	}
@@ -118,25 +121,6 @@ func findDuplicate(ctx context.Context, db store.DBTX, userID string, sum []byte
 		return mediaRow{}, fmt.Errorf("media: find duplicate: %w", store.Translate(err))
 	}
 	return m, nil
-}
-
-// insertSharedMedia stores a ready media row for m.EntryID that refers to the object of
-// an existing ready row (m.ObjectKey): an attachment of bytes the user already stores.
-func insertSharedMedia(ctx context.Context, db store.DBTX, m mediaRow) (mediaRow, error) {
-	rows, err := db.Query(ctx, `
-		INSERT INTO media (id, user_id, entry_id, object_key, filename_ct, content_type, size_bytes, sha256,
-			status, upload_expires_at, completed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ready', NULL, now())
-		RETURNING `+mediaColumns,
-		m.ID, m.UserID, m.EntryID, m.ObjectKey, m.FilenameCT, m.ContentType, m.SizeBytes, m.SHA256)
-	if err != nil {
-		return mediaRow{}, fmt.Errorf("media: insert shared media: %w", store.Translate(err))
-	}
-	created, err := collectOneMedia(rows)
-	if err != nil {
-		return mediaRow{}, fmt.Errorf("media: insert shared media: %w", store.Translate(err))
-	}
-	return created, nil
 }
 
 // usedBytes is what counts against the user's quota: the bytes of every object that an

@@ -143,6 +143,21 @@ func put(t *testing.T, rawURL string, headers map[string]string, data []byte) (i
 	return resp.StatusCode, string(answer)
 }
 
+// fetch GETs rawURL (a presigned download) and returns the answer and its body.
+func fetch(t *testing.T, rawURL string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(rawURL)
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET: read body: %v", err)
+	}
+	return resp, body
+}
+
 // uploadReady takes data through upload, PUT and complete, and returns the ready media.
 func (f fixture) uploadReady(t *testing.T, u testenv.User, name, contentType string, data []byte) mediaView {
 	t.Helper()
@@ -248,12 +263,7 @@ func TestFullFlowOverHTTP(t *testing.T) {
 			if d := time.Until(dl.ExpiresAt); d > 15*time.Minute || d <= 0 {
 				t.Errorf("download expires_at is %v from now, want within 15 minutes", d)
 			}
-			dresp, err := http.Get(dl.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(dresp.Body)
-			dresp.Body.Close()
+			dresp, body := fetch(t, dl.URL)
 			if dresp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
 				t.Errorf("GET download url = %d with %d bytes, want 200 with the %d uploaded bytes", dresp.StatusCode, len(body), len(data))
 			}
