@@ -260,11 +260,7 @@ func TestFeedPositionExpires(t *testing.T) {
 				return
 			}
 			page := decodeJSON[pageJSON](t, res)
-			var got []string
-			for _, e := range page.Items {
-				got = append(got, e.ID)
-			}
-			if !slices.Equal(got, tt.items) {
+			if got := page.ids(); !slices.Equal(got, tt.items) {
 				t.Errorf("Feed(updated_since=%s) = %v, want %v", tt.since, got, tt.items)
 			}
 			if page.SyncCursor == nil {

@@ -64,6 +64,15 @@ type pageJSON struct {
 	SyncCursor *string     `json:"sync_cursor"`
 }
 
+// ids is the ids of the page's entries, in order.
+func (p pageJSON) ids() []string {
+	var ids []string
+	for _, e := range p.Items {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
 type errorJSON struct {
 	Detail string            `json:"detail"`
 	Code   string            `json:"code"`

@@ -58,11 +58,7 @@ func TestListFilters(t *testing.T) {
 			for _, tt := range tests {
 				res := h.mustStatus(t, u, http.StatusOK, "GET", "/api/v1/entries?"+tt.query, nil)
 				page := decodeJSON[pageJSON](t, res)
-				var got []string
-				for _, e := range page.Items {
-					got = append(got, e.ID)
-				}
-				if !slices.Equal(got, tt.want) {
+				if got := page.ids(); !slices.Equal(got, tt.want) {
 					t.Errorf("List(%q) = %v, want %v", tt.query, got, tt.want)
 				}
 				if page.SyncCursor != nil {

@@ -1,14 +1,18 @@
 package entries
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -47,9 +51,7 @@ func (h *harness) pagesOf(t *testing.T, u testenv.User, since string, limit int)
 func pageIDs(pages []pageJSON) [][]string {
 	ids := make([][]string, len(pages))
 	for i, p := range pages {
-		for _, e := range p.Items {
-			ids[i] = append(ids[i], e.ID)
-		}
+		ids[i] = p.ids()
 	}
 	return ids
 }
@@ -149,6 +151,41 @@ func TestPageDefaultBudget(t *testing.T) {
 	for _, since := range []string{"", "1970-01-01T00:00:00Z"} {
 		if got := pageIDs(h.pagesOf(t, u, since, 100)); !slices.EqualFunc(got, want, slices.Equal) {
 			t.Errorf("paging from %q through five 1 MiB entries: pages %v, want %v", since, got, want)
+		}
+	}
+}
+
+// TestWritePageMatchesWriteJSON checks that the page written one item at a time is the
+// JSON httpapi.WriteJSON writes for the whole page (HTML characters unescaped alike), and
+// that it drops each item once written.
+func TestWritePageMatchesWriteJSON(t *testing.T) {
+	next, sync := "next", "sync"
+	title := "<b>&</b>"
+	item := uceEntry{ID: "1", Title: &title, Content: "a\x01\n\u2028\"z", entryMeta: entryMeta{Tags: []string{}}}
+	for _, page := range []pageView{
+		{Items: []any{}},
+		{Items: []any{item}, pageCursors: pageCursors{NextCursor: &next}},
+		{Items: []any{item, e2eEntry{ID: "2", Ciphertext: "AAAA", entryMeta: entryMeta{Tags: []string{"x"}}}}, pageCursors: pageCursors{NextCursor: &next, SyncCursor: &sync}},
+	} {
+		want := httptest.NewRecorder()
+		httpapi.WriteJSON(want, http.StatusOK, page)
+		got := httptest.NewRecorder()
+		items := slices.Clone(page.Items)
+		writePage(got, pageView{Items: items, pageCursors: page.pageCursors})
+		for i, v := range items {
+			if v != nil {
+				t.Errorf("writePage kept item %d after writing it", i)
+			}
+		}
+		var g, w bytes.Buffer
+		if err := json.Compact(&g, got.Body.Bytes()); err != nil {
+			t.Fatalf("writePage wrote %q: %v", got.Body, err)
+		}
+		if err := json.Compact(&w, want.Body.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if g.String() != w.String() || got.Code != want.Code || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") {
+			t.Errorf("writePage = %d %q %s, want %d %q %s", got.Code, got.Header().Get("Content-Type"), g.String(), want.Code, want.Header().Get("Content-Type"), w.String())
 		}
 	}
 }
