@@ -36,6 +36,8 @@ type api struct {
 	retention time.Duration
 	// idempotencyTTL is how long an Idempotency-Key is honoured.
 	idempotencyTTL time.Duration
+	// pageMaxBytes bounds the stored bytes of a list or feed page (ENTRY_PAGE_MAX_BYTES).
+	pageMaxBytes int64
 }
 
 // errSessionKeyUnavailable answers a uce request whose session holds no master key: the

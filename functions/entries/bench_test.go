@@ -1,13 +1,27 @@
 package entries
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -76,6 +90,147 @@ func BenchmarkCreate(b *testing.B) {
 	}, http.StatusCreated)
 }
 
+// BenchmarkPageMemory measures one request for a page of 100 uce entries of 1 MiB each,
+// the largest page limit allows, one request at a time: the bytes it allocates (B/op), the
+// peak of the heap's objects above the idle heap while it runs (peak-heap-MB, sampled
+// every millisecond with the collector set to run at 10% growth, so the heap tracks what
+// is live), and the size of the answer (resp-MB). budget=4MiB is the default
+// ENTRY_PAGE_MAX_BYTES; budget=unbounded bounds the page by count alone, as before the
+// budget. text entries are prose; control entries are control characters, which JSON
+// escapes as \u00XX, six bytes each: the worst case.
+//
+//	cd functions/entries && go test -run '^$' -bench PageMemory -benchtime 3x -benchmem .
+func BenchmarkPageMemory(b *testing.B) {
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	b.Cleanup(func() { slog.SetDefault(prev) })
+	svc := testenv.Services(b)
+	prose := strings.Repeat("Lorem ipsum dolor sit amet. ", 1<<20/28+1)[:maxContentBytes]
+	for _, kind := range []struct{ name, content string }{
+		{"text", prose},
+		{"control", strings.Repeat("\x01", maxContentBytes)},
+	} {
+		u := testenv.NewUser(b, svc, "uce")
+		seedEntries(b, svc, u, maxLimit, kind.content)
+		for _, budget := range []struct {
+			name  string
+			bytes int64
+		}{{"4MiB", defaultPageMaxBytes}, {"unbounded", math.MaxInt64}} {
+			b.Run(kind.name+"/budget="+budget.name, func(b *testing.B) {
+				fn, err := NewWithServices(Config{PageMaxBytes: budget.bytes}, svc, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				get := func() *discardWriter {
+					r := httptest.NewRequest("GET", "/api/v1/entries?limit=100", nil)
+					r.Header.Set("Authorization", "Bearer "+u.AccessToken)
+					w := &discardWriter{header: http.Header{}}
+					fn.Handle(w, r)
+					if w.code != http.StatusOK {
+						b.Fatalf("GET page = %d", w.code)
+					}
+					return w
+				}
+				get() // warm the pool's connections and the caches
+				defer debug.SetGCPercent(debug.SetGCPercent(10))
+				runtime.GC()
+				idle := heapObjects()
+				peak := peakSampler()
+				var written int64
+				for b.Loop() {
+					written = get().n
+				}
+				b.ReportMetric(float64(peak()-min(idle, peak()))/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(written)/(1<<20), "resp-MB")
+			})
+		}
+	}
+}
+
+// seedEntries writes n uce entries of content for u straight into the store, far faster
+// than through the API.
+func seedEntries(b *testing.B, svc *platform.Services, u testenv.User, n int, content string) {
+	b.Helper()
+	ctx := b.Context()
+	title := "Benchmark entry title"
+	for range n {
+		id := uuid.NewString()
+		err := store.Transact(ctx, svc.DB, func(tx pgx.Tx) error {
+			at, err := lockUser(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			body, err := sealBody(u.MasterKey, u.ID, id, 1, &title, content)
+			if err != nil {
+				return err
+			}
+			_, err = insertEntry(ctx, tx, newEntry{id: id, userID: u.ID, body: body, source: defaultSource, occurredAt: at, at: at})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that counts the body and keeps none of it, so the
+// benchmark measures the handler's memory and not a recorder's copy of the answer.
+type discardWriter struct {
+	header http.Header
+	code   int
+	n      int64
+}
+
+func (w *discardWriter) Header() http.Header { return w.header }
+func (w *discardWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+func (w *discardWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// heapObjects is the bytes of the heap's objects, live or not yet swept.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// peakSampler samples heapObjects every millisecond until the returned function is first
+// called; that and every later call return the highest sample.
+func peakSampler() func() uint64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			if h := heapObjects(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() uint64 {
+		once.Do(func() {
+			close(stop)
+			<-done
+		})
+		return peak.Load()
+	}
+}
+
 // TestBenchSQLMatchesStore keeps scripts/bench honest: the pgbench scripts must run the
 // statements this package runs for create, get and list.
 func TestBenchSQLMatchesStore(t *testing.T) {
@@ -85,9 +240,11 @@ func TestBenchSQLMatchesStore(t *testing.T) {
 		"get.sql": {"SELECT " + entryColumns + "\n\t\tFROM entries e\n\t\tWHERE e.id = :eid AND e.user_id = :uid AND (:include_deleted OR e.deleted_at IS NULL);"},
 	}
 	// The list's SQL is built per request: the default list's, with pgbench's variables.
-	sql, args := listQuery("u", listFilter{limit: defaultLimit})
-	sql = strings.Replace(sql, "$1", ":uid", 1)
-	sql = strings.Replace(sql, "$2", strconv.Itoa(args[1].(int)), 1)
+	sql, args := listQuery("u", listFilter{size: pageSize{limit: defaultLimit, maxBytes: defaultPageMaxBytes}})
+	for i := len(args); i > 1; i-- {
+		sql = strings.ReplaceAll(sql, "$"+strconv.Itoa(i), fmt.Sprint(args[i-1]))
+	}
+	sql = strings.ReplaceAll(sql, "$1", ":uid")
 	want["list.sql"] = []string{sql + ";"}
 	for name, parts := range want {
 		src, err := readFile("../../scripts/bench.d/" + name)

@@ -13,10 +13,11 @@ import (
 	"github.com/xmojo/diary/shared/store"
 )
 
-// Defaults of Config.EntryRetention and Config.IdempotencyKeyTTL.
+// Defaults of Config.EntryRetention, Config.IdempotencyKeyTTL and Config.PageMaxBytes.
 const (
 	defaultRetention      = 30 * 24 * time.Hour
 	defaultIdempotencyTTL = 24 * time.Hour
+	defaultPageMaxBytes   = 4 << 20
 )
 
 // createEntry serves POST /api/v1/entries: 201 with the entry, Location and ETag. A retry

@@ -42,13 +42,26 @@ const entryColumns = `e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_versi
 // a sixth of a list's CPU in a profile of the dev server).
 func scanEntry(row pgx.CollectableRow) (entryRow, error) {
 	var e entryRow
-	err := row.Scan(&e.ID, &e.TitleCT, &e.ContentCT, &e.Ciphertext, &e.BodyVersion, &e.Mood, &e.Source,
-		&e.OccurredAt, &e.CreatedAt, &e.UpdatedAt, &e.DeletedAt, &e.Version, &e.ChangeSeq, &e.Tags)
+	err := row.Scan(e.columns()...)
 	return e, err
 }
 
-func collectEntries(rows pgx.Rows) ([]entryRow, error) {
-	return pgx.CollectRows(rows, scanEntry)
+// columns are the scan destinations of entryColumns, in their order.
+func (e *entryRow) columns() []any {
+	return []any{&e.ID, &e.TitleCT, &e.ContentCT, &e.Ciphertext, &e.BodyVersion, &e.Mood, &e.Source,
+		&e.OccurredAt, &e.CreatedAt, &e.UpdatedAt, &e.DeletedAt, &e.Version, &e.ChangeSeq, &e.Tags}
+}
+
+// collectPage collects the rows of a pageQuery and reports whether more rows follow the
+// page's last.
+func collectPage(rows pgx.Rows) ([]entryRow, bool, error) {
+	more := false
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (entryRow, error) {
+		var e entryRow
+		err := row.Scan(append(e.columns(), &more)...)
+		return e, err
+	})
+	return list, more, err
 }
 
 func collectEntry(rows pgx.Rows) (entryRow, error) {
@@ -197,9 +210,45 @@ func setEntryDeleted(ctx context.Context, db store.DBTX, userID, id string, from
 	return row, nil
 }
 
+// pageSize bounds a page of the list or the feed: at most limit entries, and no more than
+// maxBytes of stored body (content_bytes: the ciphertext octets, which bound the
+// plaintext and its JSON) in all, except that the first entry always comes whatever its
+// size, so every page moves on.
+type pageSize struct {
+	limit    int
+	maxBytes int64
+}
+
+// pageQuery wraps a query of entries e (from its FROM on, filters included) into one that
+// returns a page of it in order (an ORDER BY over unique keys): at most size.limit rows,
+// cut before the first whose content_bytes would take the total over size.maxBytes (the
+// first row always kept), with entryColumns and then has_next, whether any row follows
+// that one. The window reads only the narrow columns of the rows it passes over, and a
+// body is fetched from TOAST only for a row that is sent, so the database neither reads
+// nor sends the bodies past the cut. arg adds a parameter and returns its placeholder.
+func pageQuery(from, order string, size pageSize, arg func(any) string) string {
+	return `SELECT ` + entryColumns + `, e.has_next FROM (
+		SELECT e.*, row_number() OVER w AS page_n, sum(e.content_bytes) OVER w AS page_bytes,
+			lead(true, 1, false) OVER w AS has_next
+		` + from + `
+		WINDOW w AS (ORDER BY ` + order + ` ROWS UNBOUNDED PRECEDING)
+		ORDER BY ` + order + ` LIMIT ` + arg(size.limit) + `
+	) e
+	WHERE e.page_n = 1 OR e.page_bytes <= ` + arg(size.maxBytes) + `
+	ORDER BY ` + order
+}
+
+// placeholders returns an arg function for pageQuery that appends to args.
+func placeholders(args *[]any) func(any) string {
+	return func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
+	}
+}
+
 // listFilter selects a page of the user's entries, newest occurred_at first.
 type listFilter struct {
-	limit          int
+	size           pageSize
 	after          *keyset.Position // the last entry of the previous page
 	mood           *string
 	source         *string
@@ -208,29 +257,25 @@ type listFilter struct {
 	includeDeleted bool
 }
 
-// findEntries returns up to f.limit+1 entries (the extra one tells that a next page
-// exists).
-func findEntries(ctx context.Context, db store.DBTX, userID string, f listFilter) ([]entryRow, error) {
+// findEntries returns a page of the user's entries and whether more follow it.
+func findEntries(ctx context.Context, db store.DBTX, userID string, f listFilter) ([]entryRow, bool, error) {
 	sql, args := listQuery(userID, f)
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
+		return nil, false, fmt.Errorf("entries: list entries: %w", store.Translate(err))
 	}
-	list, err := collectEntries(rows)
+	list, more, err := collectPage(rows)
 	if err != nil {
-		return nil, fmt.Errorf("entries: list entries: %w", store.Translate(err))
+		return nil, false, fmt.Errorf("entries: list entries: %w", store.Translate(err))
 	}
-	return list, nil
+	return list, more, nil
 }
 
 // listQuery builds findEntries' SQL with only the conditions in use, so every page is an
 // index range scan on (user_id, occurred_at DESC, id DESC).
 func listQuery(userID string, f listFilter) (string, []any) {
 	args := []any{userID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	arg := placeholders(&args)
 	where := []string{"e.user_id = $1"}
 	if !f.includeDeleted {
 		where = append(where, "e.deleted_at IS NULL")
@@ -256,46 +301,41 @@ func listQuery(userID string, f listFilter) (string, []any) {
 			WHERE t.user_id = $1 AND t.name = ANY(`+arg(f.tags)+`)
 			GROUP BY et.entry_id HAVING count(*) = `+strconv.Itoa(len(f.tags))+`)`)
 	}
-	sql := `SELECT ` + entryColumns + ` FROM entries e WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY e.occurred_at DESC, e.id DESC LIMIT ` + arg(f.limit+1)
-	return sql, args
+	return pageQuery(`FROM entries e WHERE `+strings.Join(where, " AND "), `e.occurred_at DESC, e.id DESC`, f.size, arg), args
 }
 
-// feedPosition is where a sync feed page starts: after a change_seq (from a cursor issued
-// at issued), or after a time.
+// feedPosition is where a sync feed page starts: after a change_seq, or after a time.
 type feedPosition struct {
 	afterSeq  int64
-	issued    time.Time
 	afterTime *time.Time
+	// since is when the client's copy was last current: the time a cursor was issued, or
+	// the time given. fromStart marks a sync from the beginning (the client holds
+	// nothing), which no purge can have made stale.
+	since     time.Time
+	fromStart bool
 }
 
-// findChanges returns up to limit+1 of the user's entries, deleted ones included, whose
-// last change is after pos, oldest change first. Each entry appears once, in its latest
-// state, at the place of its latest change.
-func findChanges(ctx context.Context, db store.DBTX, userID string, pos feedPosition, limit int) ([]entryRow, error) {
-	var rows pgx.Rows
-	var err error
+// findChanges returns a page of the user's entries, deleted ones included, whose last
+// change is after pos, oldest change first, and whether more follow it. Each entry
+// appears once, in its latest state, at the place of its latest change.
+func findChanges(ctx context.Context, db store.DBTX, userID string, pos feedPosition, size pageSize) ([]entryRow, bool, error) {
+	args := []any{userID}
+	arg := placeholders(&args)
+	var from string
 	if pos.afterTime != nil {
-		rows, err = db.Query(ctx, `
-			SELECT `+entryColumns+` FROM entries e
-			WHERE e.user_id = $1 AND e.updated_at > $2
-			ORDER BY e.change_seq LIMIT $3`,
-			userID, *pos.afterTime, limit+1)
+		from = `FROM entries e WHERE e.user_id = $1 AND e.updated_at > ` + arg(*pos.afterTime)
 	} else {
-		rows, err = db.Query(ctx, `
-			SELECT `+entryColumns+` FROM entries e
-			WHERE e.user_id = $1 AND e.change_seq > $2
-			ORDER BY e.change_seq LIMIT $3`,
-			userID, pos.afterSeq, limit+1)
+		from = `FROM entries e WHERE e.user_id = $1 AND e.change_seq > ` + arg(pos.afterSeq)
 	}
+	rows, err := db.Query(ctx, pageQuery(from, `e.change_seq`, size, arg), args...)
 	if err != nil {
-		return nil, fmt.Errorf("entries: list changes: %w", store.Translate(err))
+		return nil, false, fmt.Errorf("entries: list changes: %w", store.Translate(err))
 	}
-	list, err := collectEntries(rows)
+	list, more, err := collectPage(rows)
 	if err != nil {
-		return nil, fmt.Errorf("entries: list changes: %w", store.Translate(err))
+		return nil, false, fmt.Errorf("entries: list changes: %w", store.Translate(err))
 	}
-	return list, nil
+	return list, more, nil
 }
 
 // lastChangeSeq returns the highest change_seq among the user's entries, 0 when none: a

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,31 +211,67 @@ func TestFeedUnderConcurrentWrites(t *testing.T) {
 	}
 }
 
-// TestFeedCursorExpires checks that a feed position older than the retention of
-// tombstones answers 410 sync_expired (a delete after it may have been purged), while a
-// younger one and any RFC 3339 time still answer.
-func TestFeedCursorExpires(t *testing.T) {
+// TestFeedPositionExpires checks that a feed position older than the retention of
+// tombstones answers 410 sync_expired in the error shape, whether it is a cursor (by the
+// time it was issued) or an RFC 3339 time: a delete after it may have been purged. A
+// younger position still answers, and a sync from the beginning (the epoch, or any time
+// before it) never expires and returns every entry, old ones and tombstones included.
+func TestFeedPositionExpires(t *testing.T) {
 	h := newHarness(t, "")
 	u := testenv.NewUser(t, h.svc, "e2e")
-	h.create(t, u, body(t, u, "", nil))
+	old := h.create(t, u, body(t, u, "", nil))
+	gone := h.create(t, u, body(t, u, "", nil))
+	h.mustStatus(t, u, http.StatusNoContent, "DELETE", entryPath(gone.ID), nil)
+	recent := h.create(t, u, body(t, u, "", nil))
+	// old was last changed 40 days ago: only a feed from before then, or from the start,
+	// holds it.
+	if _, err := h.svc.DB.Exec(t.Context(), `UPDATE entries SET updated_at = now() - interval '40 days' WHERE id = $1`, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	all := []string{gone.ID, recent.ID, old.ID} // in change order: the UPDATE above is old's latest change
 	tests := []struct {
-		since string
-		want  int
+		name, since string
+		want        int
+		items       []string
 	}{
-		{feedCursor{seq: 0, issued: time.Now().Add(-29 * 24 * time.Hour)}.encode(), http.StatusOK},
-		{feedCursor{seq: 0, issued: time.Now().Add(-31 * 24 * time.Hour)}.encode(), http.StatusGone},
-		{"2000-01-01T00:00:00Z", http.StatusOK},
+		{"cursor issued 29 days ago", feedCursor{seq: 0, issued: time.Now().Add(-29 * day)}.encode(), http.StatusOK, all},
+		{"cursor issued 31 days ago", feedCursor{seq: 0, issued: time.Now().Add(-31 * day)}.encode(), http.StatusGone, nil},
+		{"time 29 days ago", time.Now().Add(-29 * day).UTC().Format(time.RFC3339), http.StatusOK, []string{gone.ID, recent.ID}},
+		{"time 31 days ago", time.Now().Add(-31 * day).UTC().Format(time.RFC3339Nano), http.StatusGone, nil},
+		{"an old time", "2000-01-01T00:00:00Z", http.StatusGone, nil},
+		{"just after the epoch", "1970-01-01T00:00:00.000001Z", http.StatusGone, nil},
+		{"the epoch: a full sync", "1970-01-01T00:00:00Z", http.StatusOK, all},
+		{"the epoch in another zone", "1970-01-01T01:00:00+01:00", http.StatusOK, all},
+		{"a zero time: a full sync", "0001-01-01T00:00:00Z", http.StatusOK, all},
+		{"a future time", time.Now().Add(day).UTC().Format(time.RFC3339), http.StatusOK, nil},
 	}
 	for _, tt := range tests {
-		res := h.do(t, u, "GET", "/api/v1/entries?updated_since="+url.QueryEscape(tt.since), nil)
-		if res.Code != tt.want {
-			t.Errorf("Feed(updated_since=%s) = %d %s, want %d", tt.since, res.Code, res.Body, tt.want)
-			continue
-		}
-		if tt.want == http.StatusGone {
-			if e := decodeJSON[errorJSON](t, res); e.Code != "sync_expired" {
-				t.Errorf("Feed with an expired cursor code = %q, want sync_expired", e.Code)
+		t.Run(tt.name, func(t *testing.T) {
+			res := h.do(t, u, "GET", "/api/v1/entries?updated_since="+url.QueryEscape(tt.since), nil)
+			if res.Code != tt.want {
+				t.Fatalf("Feed(updated_since=%s) = %d %s, want %d", tt.since, res.Code, res.Body, tt.want)
 			}
-		}
+			if tt.want == http.StatusGone {
+				e := decodeJSON[errorJSON](t, res)
+				if e.Code != "sync_expired" || !strings.Contains(e.Detail, "1970-01-01T00:00:00Z") {
+					t.Errorf("Feed(updated_since=%s) error = %+v, want code sync_expired and a detail naming the full resync", tt.since, e)
+				}
+				return
+			}
+			page := decodeJSON[pageJSON](t, res)
+			if got := page.ids(); !slices.Equal(got, tt.items) {
+				t.Errorf("Feed(updated_since=%s) = %v, want %v", tt.since, got, tt.items)
+			}
+			if page.SyncCursor == nil {
+				t.Errorf("Feed(updated_since=%s) has no sync_cursor", tt.since)
+			}
+		})
 	}
+
+	// The full resync goes on like any feed: from its sync_cursor, only what changed since.
+	_, pos := h.syncAll(t, u, "1970-01-01T00:00:00Z", 1)
+	h.mustStatus(t, u, http.StatusNoContent, "DELETE", entryPath(recent.ID), nil)
+	got, _ := h.syncAll(t, u, pos, 10)
+	assertChanges(t, "feed after a full resync and a delete", got, []feedChange{{recent.ID, 2, true}})
 }

@@ -6,6 +6,7 @@ package entries
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,11 @@ type Config struct {
 	EntryRetention time.Duration `envconfig:"ENTRY_RETENTION" default:"720h"`
 	// IdempotencyKeyTTL is how long an Idempotency-Key is honoured.
 	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h"`
+	// PageMaxBytes bounds a list or feed page by the stored (ciphertext) bytes of its
+	// entries as well as by limit: the page ends before the entry that would pass it, and
+	// always holds at least one entry. It is what keeps one request's memory bounded
+	// (docs/benchmarks.md).
+	PageMaxBytes int64 `envconfig:"ENTRY_PAGE_MAX_BYTES" default:"4194304"`
 }
 
 // Function is the entries function in knative/func's shape: New, then Start, Handle,
@@ -66,8 +72,11 @@ func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.H
 	if cfg.IdempotencyKeyTTL <= 0 {
 		cfg.IdempotencyKeyTTL = defaultIdempotencyTTL
 	}
+	if cfg.PageMaxBytes <= 0 {
+		cfg.PageMaxBytes = defaultPageMaxBytes
+	}
 	api := &api{db: svc.DB, sessions: svc.Sessions, emitter: emitter,
-		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL}
+		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL, pageMaxBytes: cfg.PageMaxBytes}
 	return routes(api, svc, logger), nil
 }
 
@@ -77,6 +86,9 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	var cfg Config
 	if err := config.Load(env, &cfg); err != nil {
 		return fmt.Errorf("entries: start: %w", err)
+	}
+	if cfg.PageMaxBytes < 1 {
+		return errors.New("entries: start: ENTRY_PAGE_MAX_BYTES must be at least 1")
 	}
 	svc, err := platform.Connect(ctx, cfg.Config)
 	if err != nil {

@@ -52,6 +52,18 @@ func TestStart(t *testing.T) {
 			t.Errorf("Start() with a bad K_SINK = %v, want an error naming it", err)
 		}
 	})
+	for _, v := range []string{"0", "-1", "4MiB"} {
+		t.Run("ENTRY_PAGE_MAX_BYTES="+v, func(t *testing.T) {
+			bad := map[string]string{}
+			for k, v := range env {
+				bad[k] = v
+			}
+			bad["ENTRY_PAGE_MAX_BYTES"] = v
+			if err := New().Start(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "ENTRY_PAGE_MAX_BYTES") {
+				t.Errorf("Start() with ENTRY_PAGE_MAX_BYTES=%s = %v, want an error naming it", v, err)
+			}
+		})
+	}
 	t.Run("configured", func(t *testing.T) {
 		f := New()
 		if err := f.Start(context.Background(), env); err != nil {

@@ -23,8 +23,14 @@ type harness struct {
 // function logs where the test reads. sink is K_SINK ("" drops events).
 func newHarness(t *testing.T, sink string) *harness {
 	t.Helper()
+	return newHarnessConfig(t, Config{Sink: sink})
+}
+
+// newHarnessConfig is newHarness with the function's whole configuration.
+func newHarnessConfig(t *testing.T, cfg Config) *harness {
+	t.Helper()
 	svc := testenv.Services(t)
-	fn, err := NewWithServices(Config{Sink: sink}, svc, nil)
+	fn, err := NewWithServices(cfg, svc, nil)
 	if err != nil {
 		t.Fatalf("NewWithServices() = %v", err)
 	}
@@ -56,6 +62,15 @@ type pageJSON struct {
 	Items      []entryJSON `json:"items"`
 	NextCursor *string     `json:"next_cursor"`
 	SyncCursor *string     `json:"sync_cursor"`
+}
+
+// ids is the ids of the page's entries, in order.
+func (p pageJSON) ids() []string {
+	var ids []string
+	for _, e := range p.Items {
+		ids = append(ids, e.ID)
+	}
+	return ids
 }
 
 type errorJSON struct {

@@ -27,7 +27,7 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 		a.listChanges(w, r, q)
 		return
 	}
-	f, err := parseListFilter(q)
+	f, err := parseListFilter(q, a.pageMaxBytes)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -38,14 +38,13 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.wipe()
-	rows, err := findEntries(r.Context(), a.db, c.userID, f)
+	rows, more, err := findEntries(r.Context(), a.db, c.userID, f)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	page := pageView{}
-	if len(rows) > f.limit {
-		rows = rows[:f.limit]
+	if more {
 		last := rows[len(rows)-1]
 		next := keyset.Position{At: last.OccurredAt, ID: last.ID}.Encode(listCursorKind)
 		page.NextCursor = &next
@@ -54,20 +53,25 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
+	writePage(w, page)
 }
 
 // listChanges serves GET /api/v1/entries?updated_since=: every entry changed after a point,
 // deleted ones included, oldest change first. The point is an RFC 3339 time (changes with
 // updated_at after it) or a cursor from an earlier page. next_cursor is null once the
-// client has caught up; sync_cursor is always set and is where to resume next time. A
-// cursor issued longer ago than the retention of tombstones answers 410 sync_expired, as
-// the client may have missed a delete that was purged since.
+// client has caught up; sync_cursor is always set and is where to resume next time.
+//
+// A position (a cursor's issue time, or the time given) older than the retention of
+// tombstones answers 410 sync_expired, as the client may have missed a delete that was
+// purged since; a time at or before the Unix epoch is a sync from the beginning, by a
+// client that holds nothing yet (a first sync, or a full resync after a 410), and never
+// expires.
 //
 // A change is ordered by its change_seq, drawn under the user's write lock and held until
 // commit, so the changes a reader sees always form a prefix of the sequence: a page ending
 // at seq s can never be followed by a commit below s. An entry changed again after it was
-// served comes back at its new place, in its latest state.
+// served comes back at its new place, in its latest state. A page cut short by
+// ENTRY_PAGE_MAX_BYTES ends at a seq like any other, so the next one goes on after it.
 func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) {
 	pos, limit, err := parseFeedQuery(q)
 	if err != nil {
@@ -75,7 +79,7 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 		return
 	}
 	now := time.Now()
-	if pos.afterTime == nil && now.Sub(pos.issued) >= a.retention-syncExpiryMargin {
+	if pos.expired(now, a.retention) {
 		fail(w, r, errSyncExpired)
 		return
 	}
@@ -86,9 +90,11 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 	}
 	defer c.wipe()
 	var rows []entryRow
+	var more bool
 	resume := pos.afterSeq
 	err = a.snapshot(r.Context(), func(tx pgx.Tx) error {
-		if rows, err = findChanges(r.Context(), tx, c.userID, pos, limit); err != nil {
+		rows, more, err = findChanges(r.Context(), tx, c.userID, pos, pageSize{limit: limit, maxBytes: a.pageMaxBytes})
+		if err != nil {
 			return err
 		}
 		if len(rows) == 0 && pos.afterTime != nil {
@@ -102,30 +108,39 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 		return
 	}
 	page := pageView{}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next := feedCursor{seq: rows[len(rows)-1].ChangeSeq, issued: now}.encode()
-		page.NextCursor = &next
-	}
 	if len(rows) > 0 {
 		resume = rows[len(rows)-1].ChangeSeq
 	}
 	sync := feedCursor{seq: resume, issued: now}.encode()
 	page.SyncCursor = &sync
+	if more {
+		page.NextCursor = &sync
+	}
 	if page.Items, err = c.renderAll(rows); err != nil {
 		fail(w, r, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
+	writePage(w, page)
 }
 
-// syncExpiryMargin keeps a feed cursor's expiry clear of the purge, whose clock may differ.
+// syncExpiryMargin keeps a feed position's expiry clear of the purge, whose clock may
+// differ.
 const syncExpiryMargin = time.Hour
 
-// errSyncExpired answers a feed cursor older than the retention of tombstones: deletes
+// expired reports whether a purge of tombstones older than retention may have removed a
+// delete made after the position: the client's copy can no longer be brought up to date.
+func (p feedPosition) expired(now time.Time, retention time.Duration) bool {
+	return !p.fromStart && now.Sub(p.since) >= retention-syncExpiryMargin
+}
+
+// syncStart is the updated_since that asks for the feed from its beginning; any time at
+// or before it means the same (a client's "never synced" zero time, say).
+var syncStart = time.Unix(0, 0).UTC()
+
+// errSyncExpired answers a feed position older than the retention of tombstones: deletes
 // made after it may have been purged, so the client must sync again from scratch.
 var errSyncExpired = httpapi.NewError(http.StatusGone, "sync_expired",
-	"this sync position is older than the 30 days deleted entries are kept; sync again from scratch (updated_since=1970-01-01T00:00:00Z)")
+	"this sync position is older than deleted entries are kept; drop the local copy and sync again from the beginning (updated_since=1970-01-01T00:00:00Z)")
 
 // listOnlyParams are the list's filters, which the sync feed does not take.
 var listOnlyParams = []string{"cursor", "mood", "source", "tag", "from", "to"}
@@ -137,13 +152,17 @@ func parseFeedQuery(q url.Values) (feedPosition, int, error) {
 	since := q.Get("updated_since")
 	if strings.Contains(since, ":") {
 		t, err := time.Parse(time.RFC3339Nano, since)
-		if err != nil {
+		switch {
+		case err != nil:
 			fields["updated_since"] = "must be an RFC 3339 time or a cursor from an earlier page"
-		} else {
-			pos.afterTime = &t
+		case !t.After(syncStart):
+			// Every change has a change_seq above 0: the whole feed, on its index.
+			pos.fromStart = true
+		default:
+			pos.afterTime, pos.since = &t, t
 		}
 	} else if c, ok := decodeFeedCursor(since); ok {
-		pos.afterSeq, pos.issued = c.seq, c.issued
+		pos.afterSeq, pos.since = c.seq, c.issued
 	} else {
 		fields["updated_since"] = "must be an RFC 3339 time or a cursor from an earlier page"
 	}
@@ -159,9 +178,9 @@ func parseFeedQuery(q url.Values) (feedPosition, int, error) {
 	return pos, limit, nil
 }
 
-func parseListFilter(q url.Values) (listFilter, error) {
+func parseListFilter(q url.Values, maxBytes int64) (listFilter, error) {
 	fields := map[string]string{}
-	f := listFilter{limit: parseLimit(q, fields)}
+	f := listFilter{size: pageSize{limit: parseLimit(q, fields), maxBytes: maxBytes}}
 	if q.Has("cursor") {
 		c, ok := keyset.Decode(q.Get("cursor"), listCursorKind)
 		if ok {

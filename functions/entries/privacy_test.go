@@ -76,7 +76,7 @@ func TestCanaryNeverStoredOrLogged(t *testing.T) {
 	h.mustStatus(t, u, http.StatusPreconditionFailed, "PUT", entryPath(e.ID), map[string]any{"content": updateCanary}, "If-Match", `"1"`)
 	h.mustStatus(t, u, http.StatusOK, "GET", entryPath(e.ID), nil)
 	h.mustStatus(t, u, http.StatusOK, "GET", "/api/v1/entries", nil)
-	h.mustStatus(t, u, http.StatusOK, "GET", "/api/v1/entries?updated_since=2000-01-01T00:00:00Z", nil)
+	h.mustStatus(t, u, http.StatusOK, "GET", "/api/v1/entries?updated_since=1970-01-01T00:00:00Z", nil)
 	h.mustStatus(t, u, http.StatusNoContent, "DELETE", entryPath(e.ID), nil)
 	res := h.mustStatus(t, u, http.StatusOK, "POST", entryPath(e.ID)+"/restore", nil)
 	if got := decodeJSON[entryJSON](t, res); deref(got.Content) != updateCanary {
@@ -158,7 +158,7 @@ func TestMovedCiphertextDoesNotOpen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, path := range []string{entryPath(tt.id), "/api/v1/entries", "/api/v1/entries?updated_since=2000-01-01T00:00:00Z"} {
+			for _, path := range []string{entryPath(tt.id), "/api/v1/entries", "/api/v1/entries?updated_since=1970-01-01T00:00:00Z"} {
 				res := h.do(t, tt.user, "GET", path, nil)
 				if res.Code != http.StatusInternalServerError {
 					t.Errorf("GET %s with a moved ciphertext = %d %s, want 500", path, res.Code, res.Body)

@@ -2,6 +2,10 @@ package entries
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -74,25 +78,72 @@ func (c caller) render(row entryRow, plain *plainBody) (any, error) {
 	return uceEntry{ID: row.ID, Title: plain.title, Content: plain.content, entryMeta: meta}, nil
 }
 
-// renderAll renders rows; the first that does not authenticate fails the whole answer.
+// renderAll renders rows; the first that does not authenticate fails the whole answer, so
+// every item is rendered before the first byte is written. It drops each row's body once
+// rendered, so a page holds its entries once (as ciphertext, then as what the caller
+// sees), never twice over.
 func (c caller) renderAll(rows []entryRow) ([]any, error) {
 	items := make([]any, 0, len(rows))
-	for _, row := range rows {
-		v, err := c.render(row, nil)
+	for i := range rows {
+		v, err := c.render(rows[i], nil)
 		if err != nil {
-			return nil, unreadableEntry{id: row.ID, err: err}
+			return nil, unreadableEntry{id: rows[i].ID, err: err}
 		}
+		rows[i].TitleCT, rows[i].ContentCT, rows[i].Ciphertext = nil, nil, nil
 		items = append(items, v)
 	}
 	return items, nil
 }
 
-// pageView is a page of entries. For the sync feed, SyncCursor is the position to resume
-// from next time, present even on the last page.
+// pageView is a page of entries.
 type pageView struct {
-	Items      []any   `json:"items"`
+	Items []any `json:"items"`
+	pageCursors
+}
+
+// pageCursors are where a page goes on. For the sync feed, SyncCursor is the position to
+// resume from next time, present even on the last page.
+type pageCursors struct {
 	NextCursor *string `json:"next_cursor"`
 	SyncCursor *string `json:"sync_cursor,omitempty"`
+}
+
+// writePage answers 200 with page, the same JSON as httpapi.WriteJSON would write, but
+// encoded one item at a time, each dropped once written: the page's JSON is never held
+// whole, only one item's (up to 6 times its text, for text of control characters that
+// JSON escapes as \u00XX).
+func writePage(w http.ResponseWriter, page pageView) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if err := encodePage(w, page); err != nil {
+		slog.Debug("write page", "error", err.Error())
+	}
+}
+
+func encodePage(w io.Writer, page pageView) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // as httpapi.WriteJSON
+	tail, err := json.Marshal(page.pageCursors)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, `{"items":[`); err != nil {
+		return err
+	}
+	for i := range page.Items {
+		if i > 0 {
+			if _, err := io.WriteString(w, ","); err != nil {
+				return err
+			}
+		}
+		if err := enc.Encode(page.Items[i]); err != nil {
+			return err
+		}
+		page.Items[i] = nil
+	}
+	// tail is {"next_cursor":...}: the page's object goes on with its fields.
+	_, err = io.WriteString(w, "],"+string(tail[1:])+"\n")
+	return err
 }
 
 // historyView is an entry's history.
