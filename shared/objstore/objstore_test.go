@@ -63,6 +63,18 @@ func randomBody(t *testing.T, n int) []byte {
 	return b
 }
 
+// storeWithoutBucket returns a Store for a fresh bucket name that does not exist (yet).
+func storeWithoutBucket(t *testing.T) *objstore.Store {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Bucket = "diary-objstore-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	s, err := objstore.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func testKey() string { return "test/objstore/" + uuid.NewString() }
 
 // send performs a presigned request with the given headers, as any HTTP client would.
@@ -329,12 +341,7 @@ func TestHeadAndDelete(t *testing.T) {
 // rows of objects that still exist in the real bucket.
 func TestMissingBucketIsAnOutage(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.Bucket = "diary-missing-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
-	s, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storeWithoutBucket(t)
 	ctx := context.Background()
 	calls := map[string]func() error{
 		"Head": func() error {
@@ -358,12 +365,7 @@ func TestMissingBucketIsAnOutage(t *testing.T) {
 
 func TestEnsureBucketCreatesOnce(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.Bucket = "diary-objstore-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
-	s, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storeWithoutBucket(t)
 	ctx := context.Background()
 	for i := range 2 {
 		if err := s.EnsureBucket(ctx); err != nil {
