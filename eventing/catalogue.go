@@ -86,8 +86,9 @@ var Catalogue = []EventSpec{
 }
 
 // Manifests holds the Knative Eventing manifests (Broker, Triggers, PingSources,
-// SinkBinding, the dead-letter Service) as YAML files under manifests/, embedded so the
-// local runner routes with exactly what the cluster runs.
+// SinkBinding, the dead-letter Service, the consumers' NetworkPolicy) as YAML files under
+// manifests/, embedded so the local runner routes with exactly what the cluster runs. The
+// EventPolicies of manifests/oidc/ (clusters with OIDC only) are not embedded.
 //
 //go:embed manifests/*.yaml
 var Manifests embed.FS

@@ -163,7 +163,9 @@ type pingSourceSpec struct {
 }
 
 // Load reads every .yaml and .yml file in fsys (recursively; multi-document files too) and
-// keeps the Brokers, Triggers and PingSources. Other kinds are ignored.
+// keeps the Brokers, Triggers and PingSources. Other kinds are ignored: the SinkBinding
+// and the dead-letter Service, and the cluster's access rules (the NetworkPolicy, the
+// EventPolicies of manifests/oidc/), since locally there is no network policy and no OIDC.
 func Load(fsys fs.FS) (*Manifests, error) {
 	m := &Manifests{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {

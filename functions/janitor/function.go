@@ -11,8 +11,11 @@
 //   - records the run as a system job and, for every user whose data it touched, a child
 //     job the user can read with GET /api/v1/jobs.
 //
-// It handles a redelivered event once (processed_events), resumes a run that died half-way
-// with the same cut-off times, and returns an error on any failure so the Broker retries.
+// Every cut-off is computed from the janitor's own clock, never from a time later than it:
+// a tick's time is what its sender wrote, so a tick far from the clock is refused (logged
+// and acknowledged) and one slightly ahead runs with the clock's time. It handles a
+// redelivered event once (processed_events), resumes a run that died half-way with the
+// same cut-off times, and returns an error on any failure so the Broker retries.
 package janitor
 
 import (
@@ -50,6 +53,17 @@ type Config struct {
 	RunTimeout time.Duration `envconfig:"CLEANUP_TIMEOUT" default:"4m"`
 	// BatchSize is how many rows one step reads and deletes at a time.
 	BatchSize int `envconfig:"CLEANUP_BATCH_SIZE" default:"500"`
+	// EventMaxAhead is how far ahead of the janitor's clock a tick's time may be. The
+	// cut-offs never come from a time past the clock (min(event time, now)); a tick
+	// further ahead is no PingSource's and is refused.
+	EventMaxAhead time.Duration `envconfig:"CLEANUP_EVENT_MAX_AHEAD" default:"1h"`
+	// EventMaxAge is how far behind the clock a tick's time may be: room for the Broker's
+	// retries and an operator re-sending a dead letter the same day. An older tick is
+	// refused; the next daily tick does the same work.
+	EventMaxAge time.Duration `envconfig:"CLEANUP_EVENT_MAX_AGE" default:"24h"`
+	// Clock is the janitor's own time, from which every cut-off is computed; nil means
+	// time.Now. Tests set it.
+	Clock func() time.Time `ignored:"true"`
 }
 
 func (c Config) validate() error {
@@ -57,6 +71,7 @@ func (c Config) validate() error {
 		"ENTRY_RETENTION": c.EntryRetention, "PENDING_UPLOAD_TTL": c.PendingUploadTTL,
 		"IDEMPOTENCY_KEY_TTL": c.IdempotencyKeyTTL, "JOB_RETENTION": c.JobRetention,
 		"PROCESSED_EVENT_RETENTION": c.ProcessedEventRetention, "CLEANUP_TIMEOUT": c.RunTimeout,
+		"CLEANUP_EVENT_MAX_AHEAD": c.EventMaxAhead, "CLEANUP_EVENT_MAX_AGE": c.EventMaxAge,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("janitor: %s must be a positive duration", name)
@@ -146,7 +161,8 @@ func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 // Handle runs the cleanup for a daily-cleanup tick. It never replies with an event, so a
 // handled event returns a nil event and a nil error (the CloudEvents function contract for
 // "acknowledged"). Events that are not a cleanup ping are acknowledged and ignored (the
-// Trigger should not send them; retrying would not help). An error makes the Broker retry
+// Trigger should not send them; retrying would not help), and so are ticks whose time is
+// too far from the janitor's clock (see referenceTime). An error makes the Broker retry
 // the same event.
 func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, error) {
 	logger := f.logger.With("event_id", ev.ID(), "event_type", ev.Type())
@@ -159,13 +175,17 @@ func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, er
 		logger.Warn("janitor ignored a ping for another job", "event_source", ev.Source())
 		return nil, nil
 	}
+	now := f.now()
+	at, err := f.referenceTime(ev.Time(), now)
+	if err != nil {
+		// Retrying would not make the time right: acknowledge, and do nothing.
+		logger.Warn("janitor refused a cleanup ping", "event_source", ev.Source(),
+			"event_time", ev.Time().UTC(), "now", now.UTC(), "reason", err.Error())
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.RunTimeout)
 	defer cancel()
-	at := ev.Time()
-	if at.IsZero() {
-		at = time.Now()
-	}
-	res, err := f.cleanup(ctx, logger, ev.ID(), at)
+	res, err := f.cleanup(ctx, logger, ev.ID(), at, now)
 	if errors.Is(err, errAlreadyDone) {
 		logger.Info("cleanup already done for this event")
 		return nil, nil
@@ -184,4 +204,31 @@ func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, er
 		"idempotency_keys_expired", res.IdempotencyKeysExpired, "jobs_purged", res.JobsPurged,
 		"processed_events_purged", res.ProcessedEventsPurged)
 	return nil, nil
+}
+
+// now is the janitor's clock.
+func (f *Function) now() time.Time {
+	if f.cfg.Clock != nil {
+		return f.cfg.Clock()
+	}
+	return time.Now()
+}
+
+// referenceTime returns the time a tick's cut-offs are computed from: the tick's time,
+// never later than now, or now for a tick without a time. An event's time is whatever its
+// sender wrote, not a clock: trusted as it is, a tick dated 2099 would purge every deleted
+// entry at once. So a tick more than EventMaxAhead ahead of now, or more than EventMaxAge
+// behind it, is refused; one a little ahead (clock skew) runs with now.
+func (f *Function) referenceTime(evTime, now time.Time) (time.Time, error) {
+	switch {
+	case evTime.IsZero():
+		return now, nil
+	case evTime.After(now.Add(f.cfg.EventMaxAhead)):
+		return time.Time{}, fmt.Errorf("the event's time is more than CLEANUP_EVENT_MAX_AHEAD (%s) ahead of the clock", f.cfg.EventMaxAhead)
+	case evTime.Before(now.Add(-f.cfg.EventMaxAge)):
+		return time.Time{}, fmt.Errorf("the event's time is more than CLEANUP_EVENT_MAX_AGE (%s) behind the clock", f.cfg.EventMaxAge)
+	case evTime.After(now):
+		return now, nil
+	}
+	return evTime, nil
 }

@@ -67,9 +67,10 @@ type run struct {
 	users   map[string]bool
 }
 
-// cleanup runs (or resumes) the cleanup for the event. It returns errAlreadyDone when the
-// event's run has finished before.
-func (f *Function) cleanup(ctx context.Context, logger *slog.Logger, eventID string, at time.Time) (runResult, error) {
+// cleanup runs (or resumes) the cleanup for the event, with at as a new run's reference
+// time (already checked against the clock: see referenceTime) and now the clock's time.
+// It returns errAlreadyDone when the event's run has finished before.
+func (f *Function) cleanup(ctx context.Context, logger *slog.Logger, eventID string, at, now time.Time) (runResult, error) {
 	conn, err := f.db.Acquire(ctx)
 	if err != nil {
 		return runResult{}, fmt.Errorf("acquire connection: %w", store.Translate(err))
@@ -91,7 +92,7 @@ func (f *Function) cleanup(ctx context.Context, logger *slog.Logger, eventID str
 
 	r := &run{f: f, id: runJobID(eventID), eventID: eventID, users: map[string]bool{}}
 	r.res.RunID = r.id
-	ref, err := r.begin(ctx, at)
+	ref, err := r.begin(ctx, at, now)
 	if err != nil {
 		return runResult{}, err
 	}
@@ -130,8 +131,10 @@ func (r *run) steps(ctx context.Context) error {
 }
 
 // begin records the run as running (again, for a redelivery of a failed run) and returns
-// its reference time: at for a new run, the first attempt's for a resumed one.
-func (r *run) begin(ctx context.Context, at time.Time) (time.Time, error) {
+// its reference time: at for a new run, the first attempt's for a resumed one, and in
+// either case never later than now (a run recorded before the janitor had its own clock
+// may hold a reference time from a sender's future).
+func (r *run) begin(ctx context.Context, at, now time.Time) (time.Time, error) {
 	var ref time.Time
 	err := store.Transact(ctx, r.f.db, func(tx pgx.Tx) error {
 		var done bool
@@ -149,8 +152,8 @@ func (r *run) begin(ctx context.Context, at time.Time) (time.Time, error) {
 			VALUES ($1, NULL, 'cleanup', 'running', jsonb_build_object('reference_time', $2::timestamptz), now())
 			ON CONFLICT (id) DO UPDATE
 			   SET status = 'running', error = NULL, finished_at = NULL, updated_at = now()
-			RETURNING (result->>'reference_time')::timestamptz`,
-			r.id, at.UTC()).Scan(&ref)
+			RETURNING LEAST((result->>'reference_time')::timestamptz, $3::timestamptz)`,
+			r.id, at.UTC(), now.UTC()).Scan(&ref)
 		if err != nil {
 			return fmt.Errorf("start run job: %w", store.Translate(err))
 		}

@@ -1,7 +1,9 @@
 // Package validate checks the project's Kubernetes manifests with Knative's own Go types:
 // every YAML document under eventing/ and knative/ is decoded strictly into the type of
 // its apiVersion and kind, defaulted and validated as the Knative webhooks would on
-// create, and any error fails the test. It is a module of its own (GOWORK=off, not in
+// create (under the feature flags the object is meant for), and any error fails the test.
+// Kubernetes' own kinds are decoded strictly, and a NetworkPolicy's selectors and ports
+// go through apimachinery's validation. It is a module of its own (GOWORK=off, not in
 // go.work) because it pulls in Kubernetes, which no function should build with.
 package validate
 
@@ -20,7 +22,12 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	"knative.dev/eventing/pkg/apis/feature"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
@@ -58,6 +65,8 @@ func newObject(apiVersion, kind string) (obj any, skip string, err error) {
 		return &eventingv1.Broker{}, "", nil
 	case "eventing.knative.dev/v1 Trigger":
 		return &eventingv1.Trigger{}, "", nil
+	case "eventing.knative.dev/v1alpha1 EventPolicy":
+		return &eventingv1alpha1.EventPolicy{}, "", nil
 	case "sources.knative.dev/v1 PingSource":
 		return &sourcesv1.PingSource{}, "", nil
 	case "sources.knative.dev/v1 SinkBinding":
@@ -70,17 +79,32 @@ func newObject(apiVersion, kind string) (obj any, skip string, err error) {
 		return &corev1.Secret{}, "", nil
 	case "batch/v1 Job":
 		return &batchv1.Job{}, "", nil
+	case "networking.k8s.io/v1 NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}, "", nil
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
 		return nil, "a kustomization is kustomize's input, not a cluster object; its resources are checked as files", nil
 	}
 	return nil, "", fmt.Errorf("no Go type known for apiVersion %q kind %q: add it to newObject", apiVersion, kind)
 }
 
+// oidcFlags are the feature flags of a cluster with Knative Eventing's sender identity on.
+var oidcFlags = feature.Flags{feature.OIDCAuthentication: feature.Enabled}
+
+// flagSets returns the feature flags a kind is validated under: the defaults and OIDC on,
+// since the project's manifests are applied to clusters of both kinds, except an
+// EventPolicy, which exists only where OIDC is on (the webhook refuses it elsewhere).
+func flagSets(kind string) []feature.Flags {
+	if kind == "EventPolicy" {
+		return []feature.Flags{oidcFlags}
+	}
+	return []feature.Flags{{}, oidcFlags}
+}
+
 // validationContext is the context the webhooks validate a new object in: a create, with
-// the default feature flags.
-func validationContext() context.Context {
+// the given feature flags.
+func validationContext(flags feature.Flags) context.Context {
 	ctx := apis.WithinCreate(context.Background())
-	return feature.ToContext(ctx, feature.Flags{})
+	return feature.ToContext(ctx, flags)
 }
 
 // check decodes one document strictly and, for Knative types, defaults and validates it.
@@ -102,19 +126,89 @@ func check(doc []byte) (skip string, err error) {
 	if tm.Metadata.Name == "" {
 		return "", fmt.Errorf("%s: metadata.name is empty", tm.Kind)
 	}
-	if ko, ok := obj.(knativeObject); ok {
-		ctx := validationContext()
-		ko.SetDefaults(ctx)
-		fe := ko.Validate(ctx)
-		if errs := fe.Filter(apis.ErrorLevel); errs != nil {
-			return "", fmt.Errorf("%s %s: %w", tm.Kind, tm.Metadata.Name, errs)
-		}
-		if warnings := fe.Filter(apis.WarningLevel); warnings != nil {
-			// The webhooks admit an object with warnings (kubectl prints them).
-			return "", &warning{fmt.Sprintf("%s %s: %v", tm.Kind, tm.Metadata.Name, warnings)}
+	if np, ok := obj.(*networkingv1.NetworkPolicy); ok {
+		if errs := checkNetworkPolicy(np); len(errs) > 0 {
+			return "", fmt.Errorf("NetworkPolicy %s: %w", tm.Metadata.Name, errs.ToAggregate())
 		}
 	}
+	if _, ok := obj.(knativeObject); !ok {
+		return "", nil
+	}
+	var warnings []string
+	for _, flags := range flagSets(tm.Kind) {
+		// Defaulting changes the object: each flag set starts from the document.
+		ko, _, _ := newObject(tm.APIVersion, tm.Kind)
+		if err := yaml.UnmarshalStrict(doc, ko); err != nil {
+			return "", err
+		}
+		ctx := validationContext(flags)
+		ko.(knativeObject).SetDefaults(ctx)
+		fe := ko.(knativeObject).Validate(ctx)
+		if errs := fe.Filter(apis.ErrorLevel); errs != nil {
+			return "", fmt.Errorf("%s %s (feature flags %v): %w", tm.Kind, tm.Metadata.Name, flags, errs)
+		}
+		if w := fe.Filter(apis.WarningLevel); w != nil {
+			warnings = append(warnings, fmt.Sprintf("(feature flags %v) %v", flags, w))
+		}
+	}
+	if len(warnings) > 0 {
+		// The webhooks admit an object with warnings (kubectl prints them).
+		return "", &warning{fmt.Sprintf("%s %s: %s", tm.Kind, tm.Metadata.Name, strings.Join(warnings, "; "))}
+	}
 	return "", nil
+}
+
+// checkNetworkPolicy checks what the API server would of a NetworkPolicy's selectors and
+// ports, with apimachinery's validation (Kubernetes' own ValidateNetworkPolicy lives in
+// k8s.io/kubernetes, which is not a library), and that it says which traffic it governs.
+func checkNetworkPolicy(np *networkingv1.NetworkPolicy) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	opts := metavalidation.LabelSelectorValidationOptions{}
+	errs = append(errs, metavalidation.ValidateLabelSelector(&np.Spec.PodSelector, opts, spec.Child("podSelector"))...)
+	if len(np.Spec.PolicyTypes) == 0 {
+		errs = append(errs, field.Required(spec.Child("policyTypes"), "say Ingress and/or Egress, so the policy's reach does not depend on which rules happen to be listed"))
+	}
+	for i, pt := range np.Spec.PolicyTypes {
+		if pt != networkingv1.PolicyTypeIngress && pt != networkingv1.PolicyTypeEgress {
+			errs = append(errs, field.NotSupported(spec.Child("policyTypes").Index(i), pt, []string{"Ingress", "Egress"}))
+		}
+	}
+	peers := func(path *field.Path, ps []networkingv1.NetworkPolicyPeer) {
+		for j, p := range ps {
+			pp := path.Index(j)
+			if p.PodSelector == nil && p.NamespaceSelector == nil && p.IPBlock == nil {
+				errs = append(errs, field.Required(pp, "a peer needs podSelector, namespaceSelector or ipBlock"))
+			}
+			errs = append(errs, metavalidation.ValidateLabelSelector(p.PodSelector, opts, pp.Child("podSelector"))...)
+			errs = append(errs, metavalidation.ValidateLabelSelector(p.NamespaceSelector, opts, pp.Child("namespaceSelector"))...)
+		}
+	}
+	ports := func(path *field.Path, ps []networkingv1.NetworkPolicyPort) {
+		for j, p := range ps {
+			if p.Port == nil {
+				continue
+			}
+			var msgs []string
+			if p.Port.StrVal != "" {
+				msgs = validation.IsValidPortName(p.Port.StrVal)
+			} else {
+				msgs = validation.IsValidPortNum(int(p.Port.IntVal))
+			}
+			for _, m := range msgs {
+				errs = append(errs, field.Invalid(path.Index(j).Child("port"), p.Port.String(), m))
+			}
+		}
+	}
+	for i, r := range np.Spec.Ingress {
+		peers(spec.Child("ingress").Index(i).Child("from"), r.From)
+		ports(spec.Child("ingress").Index(i).Child("ports"), r.Ports)
+	}
+	for i, r := range np.Spec.Egress {
+		peers(spec.Child("egress").Index(i).Child("to"), r.To)
+		ports(spec.Child("egress").Index(i).Child("ports"), r.Ports)
+	}
+	return errs
 }
 
 // warning is a validation warning: reported, not a failure.
@@ -202,8 +296,9 @@ func TestManifestsPassKnativeValidation(t *testing.T) {
 			})
 		}
 	}
-	// The eventing manifests the project cannot run without.
-	for _, kind := range []string{"Broker", "Trigger", "PingSource", "SinkBinding"} {
+	// The eventing manifests the project cannot run without, and the rules of who may send
+	// to the Broker and reach the consumers.
+	for _, kind := range []string{"Broker", "Trigger", "PingSource", "SinkBinding", "EventPolicy", "NetworkPolicy"} {
 		if kinds[kind] == 0 {
 			t.Errorf("no %s found under eventing/", kind)
 		}
@@ -295,6 +390,70 @@ spec:
       containers:
         - name: x
 `, "image"},
+		{"EventPolicy sender with neither ref nor sub", `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: p, namespace: diary}
+spec:
+  to:
+    - ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}
+  from:
+    - {}
+`, "spec.from[0].ref, spec.from[0].sub"},
+		{"EventPolicy with a wildcard inside a subject", `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: p, namespace: diary}
+spec:
+  from:
+    - sub: "system:serviceaccount:*:janitor"
+`, "suffix"},
+		{"EventPolicy with a bad filter", `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: p, namespace: diary}
+spec:
+  from:
+    - sub: system:serviceaccount:diary:x
+  filters:
+    - cesql: "type = "
+`, "cesql"},
+		{"NetworkPolicy with a misspelt field", `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: n, namespace: diary}
+spec:
+  podSelecter:
+    matchLabels: {serving.knative.dev/service: janitor}
+  policyTypes: [Ingress]
+`, "podSelecter"},
+		{"NetworkPolicy with a bad label value", `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: n, namespace: diary}
+spec:
+  podSelector:
+    matchLabels: {serving.knative.dev/service: -janitor-}
+  policyTypes: [Ingress]
+`, "spec.podSelector.matchLabels"},
+		{"NetworkPolicy with a port out of range", `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: n, namespace: diary}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{podSelector: {}}]
+      ports: [{port: 80120}]
+`, "spec.ingress[0].ports[0].port"},
+		{"NetworkPolicy without policyTypes", `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: n, namespace: diary}
+spec:
+  podSelector: {}
+`, "policyTypes"},
 		{"unknown kind", `
 apiVersion: eventing.knative.dev/v1
 kind: Channel

@@ -213,7 +213,8 @@ type Object struct {
 	SHA256 string
 }
 
-// Head reports whether key exists and, if so, its size and recorded SHA-256.
+// Head reports whether key exists and, if so, its size and recorded SHA-256. A missing
+// bucket is not a missing object: it is an outage (ErrBucketMissing).
 func (s *Store) Head(ctx context.Context, key string) (Object, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -222,11 +223,12 @@ func (s *Store) Head(ctx context.Context, key string) (Object, bool, error) {
 		Key:          aws.String(key),
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
-	if isNotFound(err) {
-		return Object{}, false, nil
-	}
 	if err != nil {
-		return Object{}, false, classify("objstore: head object", err)
+		gone, err := s.objectGone(ctx, "objstore: head object", err)
+		if gone {
+			return Object{}, false, nil
+		}
+		return Object{}, false, err
 	}
 	obj := Object{Size: aws.ToInt64(out.ContentLength)}
 	if raw, err := base64.StdEncoding.DecodeString(aws.ToString(out.ChecksumSHA256)); err == nil && len(raw) == 32 {
@@ -236,18 +238,66 @@ func (s *Store) Head(ctx context.Context, key string) (Object, bool, error) {
 }
 
 // Delete removes key. Deleting a missing object is not an error, so a retried cleanup
-// succeeds.
+// succeeds; deleting from a missing bucket is (ErrBucketMissing), so a wrong S3_BUCKET
+// never passes for "already gone".
 func (s *Store) Delete(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
-	if err != nil && !isNotFound(err) {
-		return classify("objstore: delete object", err)
+	if err == nil {
+		return nil
+	}
+	if _, err := s.objectGone(ctx, "objstore: delete object", err); err != nil {
+		return err
 	}
 	return nil
 }
 
-// isNotFound reports whether err is the store saying the bucket or key does not exist.
+// ErrBucketMissing is the store saying the configured bucket does not exist: S3_BUCKET is
+// wrong or the bucket was removed. It is marked as an outage (503 in HTTP, a failed
+// cleanup run that the Broker retries), never taken to mean that an object is gone.
+var ErrBucketMissing = errors.New("objstore: the bucket does not exist")
+
+// objectGone tells an object call's error apart: true for the object being missing from
+// the bucket, else the error to return (ErrBucketMissing, marked, for a missing bucket).
+// S3 answers a HEAD with a bare 404 that does not say which of the two is missing, so such
+// an answer is settled with a HEAD of the bucket.
+func (s *Store) objectGone(ctx context.Context, op string, err error) (bool, error) {
+	switch {
+	case errorCode(err) == "NoSuchBucket":
+		return false, s.bucketMissing(op, err)
+	case errorCode(err) == "NoSuchKey":
+		return true, nil
+	case !isNotFound(err):
+		return false, classify(op, err)
+	}
+	_, berr := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
+	switch {
+	case berr == nil:
+		return true, nil
+	case isNotFound(berr):
+		return false, s.bucketMissing(op, err)
+	default:
+		return false, classify(op+": head bucket", berr)
+	}
+}
+
+// bucketMissing is ErrBucketMissing for op, marked as an outage, with the store's answer.
+func (s *Store) bucketMissing(op string, err error) error {
+	return outage.Mark(fmt.Errorf("%s: bucket %q: %w: %w", op, s.bucket, ErrBucketMissing, err))
+}
+
+// errorCode is the S3 error code of err ("NoSuchKey", "NoSuchBucket", ...), or "".
+func errorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+// isNotFound reports whether err is a 404 from the store. For an object call that alone
+// does not say whether the object or the bucket is missing (see objectGone).
 func isNotFound(err error) bool {
 	if err == nil {
 		return false

@@ -63,6 +63,18 @@ func randomBody(t *testing.T, n int) []byte {
 	return b
 }
 
+// storeWithoutBucket returns a Store for a fresh bucket name that does not exist (yet).
+func storeWithoutBucket(t *testing.T) *objstore.Store {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Bucket = "diary-objstore-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	s, err := objstore.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func testKey() string { return "test/objstore/" + uuid.NewString() }
 
 // send performs a presigned request with the given headers, as any HTTP client would.
@@ -325,14 +337,35 @@ func TestHeadAndDelete(t *testing.T) {
 	}
 }
 
+// A wrong S3_BUCKET must never look like "the object is gone": a cleanup would drop the
+// rows of objects that still exist in the real bucket.
+func TestMissingBucketIsAnOutage(t *testing.T) {
+	t.Parallel()
+	s := storeWithoutBucket(t)
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"Head": func() error {
+			_, exists, err := s.Head(ctx, testKey())
+			if exists {
+				t.Errorf("Head() in a missing bucket: exists = true")
+			}
+			return err
+		},
+		"Delete": func() error { return s.Delete(ctx, testKey()) },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			err := call()
+			if !errors.Is(err, objstore.ErrBucketMissing) || !objstore.IsUnavailable(err) {
+				t.Errorf("%s() in a missing bucket = %v, want ErrBucketMissing marked Unavailable", name, err)
+			}
+		})
+	}
+}
+
 func TestEnsureBucketCreatesOnce(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.Bucket = "diary-objstore-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
-	s, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storeWithoutBucket(t)
 	ctx := context.Background()
 	for i := range 2 {
 		if err := s.EnsureBucket(ctx); err != nil {
