@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -56,6 +57,8 @@ func TestVerify(t *testing.T) {
 		{"wrong audience", sign(jwt.SigningMethodEdDSA, priv, claims("other-api", later)), false},
 		{"garbage", "abc.def.ghi", false},
 		{"tampered", tamperSignature(t, good), false},
+		{"signature with non-zero trailing bits", nonCanonicalSignature(t, good), false},
+		{"line break in signature", good[:len(good)-10] + "\n" + good[len(good)-10:], false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +85,26 @@ func tamperSignature(t *testing.T, raw string) string {
 	}
 	sig[len(sig)/2] ^= 0x01
 	return raw[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// nonCanonicalSignature spells the same signature bytes another way: the last character of
+// a 64-byte signature carries 2 bits and 4 padding bits, and a lax decoder ignores padding
+// bits that are set.
+func nonCanonicalSignature(t *testing.T, raw string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, raw[len(raw)-1])
+	if last < 0 || last&0x0f != 0 {
+		t.Fatalf("signature ends in %q, want a canonical final character", raw[len(raw)-1])
+	}
+	other := raw[:len(raw)-1] + string(alphabet[last|0x01])
+	dot := strings.LastIndexByte(raw, '.')
+	a, errA := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+	b, errB := base64.RawURLEncoding.DecodeString(other[dot+1:])
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Fatalf("non-canonical spelling decodes to other bytes (%v, %v)", errA, errB)
+	}
+	return other
 }
 
 func BenchmarkVerify(b *testing.B) {
