@@ -30,6 +30,9 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 	sess, next, err := s.sessions.Rotate(ctx, req.RefreshToken)
 	switch {
 	case errors.Is(err, session.ErrInvalidRefresh), errors.Is(err, session.ErrNotFound):
+		if errors.Is(err, session.ErrTampered) {
+			httpapi.Logger(ctx).Warn("session record failed its integrity check")
+		}
 		httpapi.Fail(w, r, errInvalidRefresh)
 		return
 	case errors.Is(err, session.ErrRefreshReused):

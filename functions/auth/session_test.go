@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -327,5 +329,36 @@ func TestFeaturesStorageUsed(t *testing.T) {
 	if want := int64(1000 + 234 + 50_000 + 600_000); got.Storage.UsedBytes != want || got.Storage.QuotaBytes != 1<<30 {
 		t.Errorf("storage = %+v, want used_bytes %d (own undeleted ready and pending, the shared object once) and quota_bytes %d",
 			got.Storage, want, 1<<30)
+	}
+}
+
+// TestForgedSessionRecordIsNotAuthenticated: a Redis writer who turns their own session
+// record into a victim's (or changes its tier) gets a 401 from /refresh and from every
+// authenticated call, never tokens and never a 500.
+func TestForgedSessionRecordIsNotAuthenticated(t *testing.T) {
+	t.Parallel()
+	logs := &testenv.LogBuffer{}
+	h := newHarness(t, slog.New(slog.NewJSONHandler(logs, nil)))
+	victim := testenv.NewUser(t, h.svc, "e2e")
+	ctx := context.Background()
+	tests := []struct{ field, value string }{
+		{"user_id", victim.ID},
+		{"tier", "uce"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			attacker := insertAccount(t, h, "e2e")
+			sid := mustSession(t, h, attacker.AccessToken)
+			if err := h.svc.Redis.HSet(ctx, "sess:"+sid, tt.field, tt.value).Err(); err != nil {
+				t.Fatal(err)
+			}
+			assertError(t, do(t, h.h, attacker.ip, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": attacker.RefreshToken}),
+				http.StatusUnauthorized, "invalid_refresh_token")
+			assertError(t, do(t, h.h, attacker.ip, "GET", "/api/v1/auth/me", attacker.AccessToken, nil),
+				http.StatusUnauthorized, "not_authenticated")
+		})
+	}
+	if n := strings.Count(logs.String(), "session record failed its integrity check"); n != 2*len(tests) {
+		t.Errorf("logged %d integrity warnings, want %d", n, 2*len(tests))
 	}
 }

@@ -78,10 +78,7 @@ func TestEntryChangedEvents(t *testing.T) {
 // not answer, and that the failure is logged.
 func TestDeadSinkDoesNotFailWrites(t *testing.T) {
 	logs := testenv.CaptureLogs(t)
-	dead := httptest.NewServer(http.NotFoundHandler())
-	deadURL := dead.URL
-	dead.Close()
-	h := newHarness(t, deadURL)
+	h := newHarness(t, "http://127.0.0.1:1") // nothing listens on port 1
 	u := testenv.NewUser(t, h.svc, "e2e")
 
 	start := time.Now()
@@ -95,15 +92,13 @@ func TestDeadSinkDoesNotFailWrites(t *testing.T) {
 		t.Errorf("logs do not report the failed emit:\n%s", logs)
 	}
 
-	// A sink that hangs is cut off by the emit timeout.
+	// A sink that hangs is cut off by the emit timeout: it answers only once the test
+	// ends, so the write returning at all shows the cut-off, with no timing bound that a
+	// busy machine could break.
 	hang := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
 	defer slow.Close()
 	defer close(hang)
 	h = newHarness(t, slow.URL)
-	start = time.Now()
 	h.create(t, u, body(t, u, "", nil))
-	if took := time.Since(start); took > emitTimeout+time.Second {
-		t.Errorf("a write with a hanging sink took %v, want under %v", took, emitTimeout+time.Second)
-	}
 }

@@ -156,10 +156,16 @@ func TestPagingWhileInserting(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var inserted sync.Map
+	// Paging waits after its first page until a writer has inserted (or given up), so
+	// inserts happen while it pages however the goroutines are scheduled.
+	wrote := make(chan struct{})
+	var once sync.Once
+	signal := func() { once.Do(func() { close(wrote) }) }
 	for w := 0; w < 2; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer signal()
 			for i := 0; i < 200; i++ {
 				select {
 				case <-stop:
@@ -178,6 +184,7 @@ func TestPagingWhileInserting(t *testing.T) {
 					return
 				}
 				inserted.Store(e.ID, true)
+				signal()
 			}
 		}()
 	}
@@ -192,6 +199,9 @@ func TestPagingWhileInserting(t *testing.T) {
 		}
 		page := decodeJSON[pageJSON](t, h.mustStatus(t, u, http.StatusOK, "GET", "/api/v1/entries?"+q.Encode(), nil))
 		pages++
+		if pages == 1 {
+			<-wrote
+		}
 		for _, e := range page.Items {
 			if seen[e.ID] {
 				t.Errorf("paging returned entry %s twice", e.ID)

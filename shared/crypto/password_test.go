@@ -77,10 +77,10 @@ func TestCheckPasswordMalformedHash(t *testing.T) {
 	}
 }
 
-// TestDummyCheckPassword checks an unknown-email login does bcrypt work of
-// the same order as a wrong-password login, against a valid cost-12 hash
-// computed once. The time bound is loose so a busy machine does not make it
-// flaky; a skipped compare would be a thousand times faster.
+// TestDummyCheckPassword checks an unknown-email login does bcrypt work like a
+// wrong-password login, against a valid cost-12 hash computed once. The time
+// check is a floor, not a ratio: a busy machine only makes bcrypt slower, cost
+// 12 takes hundreds of milliseconds, and a skipped compare takes microseconds.
 func TestDummyCheckPassword(t *testing.T) {
 	t.Parallel()
 	cost, err := bcrypt.Cost([]byte(dummyHash()))
@@ -103,8 +103,8 @@ func TestDummyCheckPassword(t *testing.T) {
 	DummyCheckPassword("wrong password")
 	dummy := time.Since(start)
 
-	if dummy < real/4 {
-		t.Errorf("DummyCheckPassword took %v, a real check %v; want the same order", dummy, real)
+	if dummy < 10*time.Millisecond {
+		t.Errorf("DummyCheckPassword took %v, a real check %v; want bcrypt's cost", dummy, real)
 	}
 }
 

@@ -197,6 +197,10 @@ func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) 
 			return
 		}
 		sess, err := sessions.Get(r.Context(), claims.SessionID)
+		if errors.Is(err, session.ErrTampered) {
+			// Someone wrote to Redis without the session key: worth an operator's look.
+			Logger(r.Context()).Warn("session record failed its integrity check", "session_id", claims.SessionID)
+		}
 		if errors.Is(err, session.ErrNotFound) || (err == nil && sess.UserID != claims.Subject) {
 			Fail(w, r, ErrUnauthorized)
 			return

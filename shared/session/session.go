@@ -2,16 +2,27 @@
 // current refresh token, the hashes of the refresh tokens it already spent, and, for uce
 // users, the master key sealed under the server's session key. Nothing secret is stored in
 // the clear, and losing Redis only logs people out.
+//
+// Every record carries a MAC under a key derived from the session key, over everything that
+// decides what the session may do: its id, user, tier, refresh hash, creation and expiry
+// times and sealed key. Someone who can write to Redis but does not hold SESSION_KEY cannot
+// forge a session, move one to another user or id, or keep one alive past its expiry; a
+// record that does not verify is treated as no session at all. Records written before the
+// MAC existed do not verify either, so deploying it logs every user out once.
 package session
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"time"
 
@@ -35,6 +46,11 @@ var ErrInvalidRefresh = errors.New("session: invalid refresh token")
 // has been revoked by then.
 var ErrRefreshReused = errors.New("session: refresh token reused, session revoked")
 
+// ErrTampered is in the chain of the ErrNotFound or ErrInvalidRefresh returned for a record
+// whose MAC does not verify: it was forged or changed in Redis (or written before records
+// carried a MAC). Callers answer it as not authenticated and may log it as a warning.
+var ErrTampered = errors.New("session: record failed its integrity check")
+
 // ErrNoMasterKey is returned when a session holds no master key (e2e, or a uce session
 // created without one).
 var ErrNoMasterKey = errors.New("session: no master key in session")
@@ -45,6 +61,8 @@ type Session struct {
 	UserID    string
 	Tier      string
 	CreatedAt time.Time
+	// ExpiresAt is when the session ends unless its refresh token is used before.
+	ExpiresAt time.Time
 	sealedKey []byte
 }
 
@@ -52,14 +70,103 @@ type Session struct {
 type Store struct {
 	rdb        *redis.Client
 	sessionKey []byte
+	macKey     []byte
+	now        func() time.Time
 }
 
-// NewStore returns a Store; sessionKey (32 bytes) seals the uce master keys.
+// recordMACInfo is the HKDF info of the key that MACs session records, so that key is
+// never the one that seals master keys.
+const recordMACInfo = "diary-session-record-mac-v1"
+
+// NewStore returns a Store; sessionKey (32 bytes) seals the uce master keys, and a key
+// derived from it MACs every session record.
 func NewStore(rdb *redis.Client, sessionKey []byte) (*Store, error) {
 	if len(sessionKey) != crypto.KeySize {
 		return nil, fmt.Errorf("session: session key must be %d bytes", crypto.KeySize)
 	}
-	return &Store{rdb: rdb, sessionKey: sessionKey}, nil
+	macKey, err := hkdf.Key(sha256.New, sessionKey, nil, recordMACInfo, crypto.KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("session: derive record key: %w", err)
+	}
+	return &Store{rdb: rdb, sessionKey: sessionKey, macKey: macKey, now: time.Now}, nil
+}
+
+// record is a session as stored in the Redis hash sess:<id>: each field exactly as stored,
+// so the MAC is computed over the very strings Redis holds.
+type record struct {
+	id          string // from the key name, not a field: a record moved to another key fails
+	userID      string
+	tier        string
+	refreshHash string
+	createdAt   string // RFC 3339 with nanoseconds, UTC
+	expiresAt   string // RFC 3339 with nanoseconds, UTC; the authority, the Redis TTL only collects
+	masterKey   string // standard base64 of the sealed key; empty for e2e
+	mac         string // standard base64 of HMAC-SHA256 under the record key
+}
+
+// recordMACLabel starts the MAC input; a new record layout gets a new label.
+const recordMACLabel = "diary-session-record-v1"
+
+// sum returns the record's MAC: HMAC-SHA256 over the label and every field but the MAC, in a
+// fixed order, each behind a 4-byte length so no two records share an input.
+func (r record) sum(key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(recordMACLabel))
+	writeFields(m, r.id, r.userID, r.tier, r.refreshHash, r.createdAt, r.expiresAt, r.masterKey)
+	return m.Sum(nil)
+}
+
+// writeFields writes each field behind its 4-byte length, so no two lists of fields (say
+// "a","bc" and "ab","c") write the same bytes.
+func writeFields(h hash.Hash, fields ...string) {
+	var n [4]byte
+	for _, f := range fields {
+		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+}
+
+func (r *record) sign(key []byte) { r.mac = base64.StdEncoding.EncodeToString(r.sum(key)) }
+
+func (r record) verify(key []byte) bool {
+	got, err := base64.StdEncoding.DecodeString(r.mac)
+	return err == nil && hmac.Equal(got, r.sum(key))
+}
+
+func (r record) fields() map[string]any {
+	f := map[string]any{
+		"user_id":      r.userID,
+		"tier":         r.tier,
+		"refresh_hash": r.refreshHash,
+		"created_at":   r.createdAt,
+		"expires_at":   r.expiresAt,
+		"mac":          r.mac,
+	}
+	if r.masterKey != "" {
+		f["master_key"] = r.masterKey
+	}
+	return f
+}
+
+func recordOf(id string, vals map[string]string) record {
+	return record{id: id, userID: vals["user_id"], tier: vals["tier"], refreshHash: vals["refresh_hash"],
+		createdAt: vals["created_at"], expiresAt: vals["expires_at"], masterKey: vals["master_key"], mac: vals["mac"]}
+}
+
+// session parses a verified record.
+func (r record) session() (Session, error) {
+	sess := Session{ID: r.id, UserID: r.userID, Tier: r.tier}
+	var errC, errE, errK error
+	sess.CreatedAt, errC = time.Parse(time.RFC3339Nano, r.createdAt)
+	sess.ExpiresAt, errE = time.Parse(time.RFC3339Nano, r.expiresAt)
+	if r.masterKey != "" {
+		sess.sealedKey, errK = base64.StdEncoding.DecodeString(r.masterKey)
+	}
+	if err := errors.Join(errC, errE, errK); err != nil {
+		return Session{}, fmt.Errorf("session: corrupt record: %w", err)
+	}
+	return sess, nil
 }
 
 func sessionRedisKey(id string) string { return "sess:" + id }
@@ -69,74 +176,90 @@ func masterKeyAD(userID, sessionID string) crypto.AD {
 	return crypto.AD{Owner: userID, Record: sessionID, Purpose: "session-master-key"}
 }
 
-// newRefreshSecret returns a refresh token for the session and the hash that is stored.
-func newRefreshSecret(sessionID string) (token, hash string, err error) {
+// newRefreshSecret returns a refresh token for the user's session and the hash that is
+// stored.
+func newRefreshSecret(userID, sessionID string) (token, hash string, err error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", "", fmt.Errorf("session: random: %w", err)
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b)
-	return sessionID + "." + secret, hashSecret(secret), nil
+	return sessionID + "." + secret, hashRefresh(userID, sessionID, secret), nil
 }
 
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte("diary-refresh-v1:" + secret))
-	return hex.EncodeToString(sum[:])
+// hashRefresh is the stored form of a refresh secret. It binds the user and the session, so
+// a hash copied into another session's record, or another user's, matches no token.
+func hashRefresh(userID, sessionID, secret string) string {
+	h := sha256.New()
+	h.Write([]byte("diary-refresh-v2"))
+	writeFields(h, userID, sessionID, secret)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Create starts a session for the user and returns it with its first refresh token.
 // masterKey is nil for e2e users.
 func (s *Store) Create(ctx context.Context, userID, tier string, masterKey []byte) (Session, string, error) {
 	id := uuid.NewString()
-	refresh, hash, err := newRefreshSecret(id)
+	refresh, hash, err := newRefreshSecret(userID, id)
 	if err != nil {
 		return Session{}, "", err
 	}
-	now := time.Now().UTC()
-	fields := map[string]any{
-		"user_id":      userID,
-		"tier":         tier,
-		"refresh_hash": hash,
-		"created_at":   now.Format(time.RFC3339Nano),
-	}
-	var sealed []byte
+	now := s.now().UTC()
+	rec := record{id: id, userID: userID, tier: tier, refreshHash: hash,
+		createdAt: now.Format(time.RFC3339Nano), expiresAt: now.Add(RefreshTTL).Format(time.RFC3339Nano)}
 	if masterKey != nil {
-		sealed, err = crypto.Seal(s.sessionKey, masterKey, masterKeyAD(userID, id))
+		sealed, err := crypto.Seal(s.sessionKey, masterKey, masterKeyAD(userID, id))
 		if err != nil {
 			return Session{}, "", fmt.Errorf("session: seal master key: %w", err)
 		}
-		fields["master_key"] = base64.StdEncoding.EncodeToString(sealed)
+		rec.masterKey = base64.StdEncoding.EncodeToString(sealed)
 	}
+	rec.sign(s.macKey)
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, sessionRedisKey(id), fields)
+	pipe.HSet(ctx, sessionRedisKey(id), rec.fields())
 	pipe.Expire(ctx, sessionRedisKey(id), RefreshTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return Session{}, "", redisError("create", err)
 	}
-	return Session{ID: id, UserID: userID, Tier: tier, CreatedAt: now, sealedKey: sealed}, refresh, nil
+	sess, err := rec.session()
+	if err != nil {
+		return Session{}, "", err
+	}
+	return sess, refresh, nil
 }
 
-// Get returns the live session with the id.
+// Get returns the live session with the id. A record that fails its MAC answers
+// ErrNotFound (with ErrTampered in the chain), like a session that does not exist.
 func (s *Store) Get(ctx context.Context, id string) (Session, error) {
+	rec, err := s.load(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	return rec.session()
+}
+
+// load reads the record of the session id and returns it only if its MAC verifies and it
+// has not expired; otherwise ErrNotFound.
+func (s *Store) load(ctx context.Context, id string) (record, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return Session{}, ErrNotFound
+		return record{}, ErrNotFound
 	}
 	vals, err := s.rdb.HGetAll(ctx, sessionRedisKey(id)).Result()
 	if err != nil {
-		return Session{}, redisError("get", err)
+		return record{}, redisError("get", err)
 	}
-	if len(vals) == 0 || vals["user_id"] == "" {
-		return Session{}, ErrNotFound
+	if len(vals) == 0 {
+		return record{}, ErrNotFound
 	}
-	sess := Session{ID: id, UserID: vals["user_id"], Tier: vals["tier"]}
-	sess.CreatedAt, _ = time.Parse(time.RFC3339Nano, vals["created_at"])
-	if mk := vals["master_key"]; mk != "" {
-		sess.sealedKey, err = base64.StdEncoding.DecodeString(mk)
-		if err != nil {
-			return Session{}, errors.New("session: get: corrupt sealed key")
-		}
+	rec := recordOf(id, vals)
+	if !rec.verify(s.macKey) {
+		return record{}, fmt.Errorf("%w: %w", ErrNotFound, ErrTampered)
 	}
-	return sess, nil
+	exp, err := time.Parse(time.RFC3339Nano, rec.expiresAt)
+	if err != nil || !s.now().Before(exp) {
+		return record{}, ErrNotFound
+	}
+	return rec, nil
 }
 
 // MasterKey unseals the uce master key held by the session. The caller keeps it in memory
@@ -152,17 +275,33 @@ func (s *Store) MasterKey(sess Session) ([]byte, error) {
 	return key, nil
 }
 
-// rotateScript swaps the current refresh hash for a new one atomically. It answers 1 when
-// rotated, 0 when the session or token is unknown, and -1 when the token was already spent,
-// in which case it deletes the session.
+// rotateScript spends the current refresh token and detects reuse, in one step. Redis cannot
+// check a MAC (the key must not be there), so Go verifies the record first and the script
+// compares and swaps against what Go verified:
+//
+//	KEYS[1] the session, KEYS[2] its spent hashes
+//	ARGV[1] the presented token's hash
+//	ARGV[2] the MAC of the record Go verified, or "" when ARGV[1] is not that record's
+//	        current hash (then only reuse is looked for)
+//	ARGV[3..5] the next refresh hash, expiry and MAC, computed in Go; ARGV[6] the TTL
+//
+// It answers 1 when rotated, 0 when the session or token is unknown, and -1 when the token
+// was already spent, in which case it deletes the session.
+//
+// Why this is sound: the new MAC covers only values Go read and verified plus the new hash
+// and expiry, so a field changed in Redis between the read and the script leaves a record
+// that fails its next check instead of one that carries a MAC over the change. Go passes
+// ARGV[2] only after comparing the presented hash with the verified one: the script alone
+// would accept a refresh_hash swapped in after the read. Requiring the MAC to be unchanged
+// makes the swap fail when anything rotated the record meanwhile.
 var rotateScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'refresh_hash')
 if not cur then return 0 end
-if cur == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'refresh_hash', ARGV[2])
+if ARGV[2] ~= '' and cur == ARGV[1] and redis.call('HGET', KEYS[1], 'mac') == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'refresh_hash', ARGV[3], 'expires_at', ARGV[4], 'mac', ARGV[5])
   redis.call('SADD', KEYS[2], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
   return 1
 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
@@ -173,32 +312,63 @@ return 0
 `)
 
 // Rotate spends a refresh token and returns its session with the next refresh token.
-// Presenting a spent token revokes the whole session (ErrRefreshReused).
+// Presenting a spent token revokes the whole session (ErrRefreshReused). A record that
+// fails its MAC answers ErrInvalidRefresh (with ErrTampered in the chain) and is left alone.
 func (s *Store) Rotate(ctx context.Context, refresh string) (Session, string, error) {
-	id, secret, ok := strings.Cut(refresh, ".")
-	if !ok || secret == "" {
+	id, secret, ok := cut(refresh)
+	if !ok {
 		return Session{}, "", ErrInvalidRefresh
 	}
-	if _, err := uuid.Parse(id); err != nil {
+	cur, err := s.load(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrTampered) {
+			return Session{}, "", fmt.Errorf("%w: %w", ErrInvalidRefresh, ErrTampered)
+		}
 		return Session{}, "", ErrInvalidRefresh
 	}
-	next, nextHash, err := newRefreshSecret(id)
 	if err != nil {
 		return Session{}, "", err
 	}
+	return s.rotate(ctx, cur, secret)
+}
+
+// cut splits a refresh token into its session id and secret.
+func cut(refresh string) (id, secret string, ok bool) {
+	id, secret, ok = strings.Cut(refresh, ".")
+	if _, err := uuid.Parse(id); err != nil || !ok || secret == "" {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// rotate runs rotateScript for the verified record cur and the presented secret.
+func (s *Store) rotate(ctx context.Context, cur record, secret string) (Session, string, error) {
+	presented := hashRefresh(cur.userID, cur.id, secret)
+	expectMAC := ""
+	if hmac.Equal([]byte(presented), []byte(cur.refreshHash)) {
+		expectMAC = cur.mac
+	}
+	next := cur
+	refresh, nextHash, err := newRefreshSecret(cur.userID, cur.id)
+	if err != nil {
+		return Session{}, "", err
+	}
+	next.refreshHash = nextHash
+	next.expiresAt = s.now().UTC().Add(RefreshTTL).Format(time.RFC3339Nano)
+	next.sign(s.macKey)
 	res, err := rotateScript.Run(ctx, s.rdb,
-		[]string{sessionRedisKey(id), spentRedisKey(id)},
-		hashSecret(secret), nextHash, int(RefreshTTL.Seconds())).Int()
+		[]string{sessionRedisKey(cur.id), spentRedisKey(cur.id)},
+		presented, expectMAC, next.refreshHash, next.expiresAt, next.mac, int(RefreshTTL.Seconds())).Int()
 	if err != nil {
 		return Session{}, "", redisError("rotate", err)
 	}
 	switch res {
 	case 1:
-		sess, err := s.Get(ctx, id)
+		sess, err := next.session()
 		if err != nil {
 			return Session{}, "", err
 		}
-		return sess, next, nil
+		return sess, refresh, nil
 	case -1:
 		return Session{}, "", ErrRefreshReused
 	default:

@@ -104,7 +104,7 @@ func NewUser(t testing.TB, svc *platform.Services, tier string) User {
 	t.Helper()
 	ctx := context.Background()
 	u := User{ID: uuid.NewString(), Tier: tier, PublicKey: randomBytes(t, 32)}
-	u.Email = "t-" + u.ID[:8] + "@example.test"
+	u.Email = "t-" + u.ID + "@example.test" // the whole id: 32 bits of it collide by chance
 	var salt, wrappedMaster, wrappedPriv []byte
 	if tier == "uce" {
 		u.MasterKey = randomBytes(t, 32)

@@ -1,6 +1,7 @@
 // Package token owns the access tokens: Ed25519-signed JWTs issued by the auth function
 // alone and verified everywhere else with only the public key. The algorithm is pinned, and
-// issuer, audience, expiry and the session id are always checked.
+// issuer, audience, expiry and the session id are always checked, and a token has exactly
+// one valid spelling.
 package token
 
 import (
@@ -86,6 +87,9 @@ func NewVerifier(key ed25519.PublicKey, issuer, audience string) *Verifier {
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(5*time.Second),
+			// Strict decoding refuses non-zero trailing bits, so each segment has one
+			// spelling; the signature segment would otherwise have sixteen.
+			jwt.WithStrictDecoding(),
 		),
 		cache: newVerifiedCache(verifiedCacheSize),
 	}
@@ -109,6 +113,9 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 }
 
 func (v *Verifier) verify(raw string) (*Claims, error) {
+	if !isCompactJWS(raw) {
+		return nil, fmt.Errorf("%w: characters outside the base64url alphabet", ErrInvalid)
+	}
 	claims := &Claims{}
 	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		if _, ok := t.Method.(*jwt.SigningMethodEd25519); !ok {
@@ -126,6 +133,20 @@ func (v *Verifier) verify(raw string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: unknown tier", ErrInvalid)
 	}
 	return claims, nil
+}
+
+// isCompactJWS reports whether raw holds only base64url characters and dots. Go's base64
+// decoder skips CR and LF even in strict mode, so without this check a line break inside the
+// signature segment would be another valid spelling of the same token.
+func isCompactJWS(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // ParsePrivateKey decodes a standard-base64 32-byte Ed25519 seed (the JWT_PRIVATE_KEY

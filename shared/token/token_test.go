@@ -1,8 +1,10 @@
 package token
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +56,9 @@ func TestVerify(t *testing.T) {
 		{"expired", expiredTok, false},
 		{"wrong audience", sign(jwt.SigningMethodEdDSA, priv, claims("other-api", later)), false},
 		{"garbage", "abc.def.ghi", false},
-		{"tampered", good[:len(good)-2] + strings.Repeat("A", 2), false},
+		{"tampered", tamperSignature(t, good), false},
+		{"signature with non-zero trailing bits", nonCanonicalSignature(t, good), false},
+		{"line break in signature", good[:len(good)-10] + "\n" + good[len(good)-10:], false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +71,40 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tamperSignature flips one bit in the middle of the token's decoded signature. Changing
+// the last characters instead is not always a change: the top bits of an Ed25519
+// signature's last byte are zero, so "AA" there is often the same token.
+func tamperSignature(t *testing.T, raw string) string {
+	t.Helper()
+	dot := strings.LastIndexByte(raw, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[len(sig)/2] ^= 0x01
+	return raw[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// nonCanonicalSignature spells the same signature bytes another way: the last character of
+// a 64-byte signature carries 2 bits and 4 padding bits, and a lax decoder ignores padding
+// bits that are set.
+func nonCanonicalSignature(t *testing.T, raw string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, raw[len(raw)-1])
+	if last < 0 || last&0x0f != 0 {
+		t.Fatalf("signature ends in %q, want a canonical final character", raw[len(raw)-1])
+	}
+	other := raw[:len(raw)-1] + string(alphabet[last|0x01])
+	dot := strings.LastIndexByte(raw, '.')
+	a, errA := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+	b, errB := base64.RawURLEncoding.DecodeString(other[dot+1:])
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Fatalf("non-canonical spelling decodes to other bytes (%v, %v)", errA, errB)
+	}
+	return other
 }
 
 func BenchmarkVerify(b *testing.B) {
