@@ -19,20 +19,12 @@ import (
 // exactly the released content, and a go.sum written against it holds the hashes
 // the real module proxy computes. A release whose commit the clone lacks is left
 // out with a warning: only a build that needs it fails.
-func proxyCommand(repo, proxyDir string) error {
-	root, err := repoRoot(repo)
+func proxyCommand(dir, proxyDir string) error {
+	repo, err := openRepository(dir)
 	if err != nil {
 		return err
 	}
-	man, err := readManifest(root)
-	if err != nil {
-		return err
-	}
-	rootPath, err := rootModulePath(root)
-	if err != nil {
-		return err
-	}
-	a, err := newArchiver(root)
+	a, err := newArchiver(repo.root)
 	if err != nil {
 		return err
 	}
@@ -40,7 +32,7 @@ func proxyCommand(repo, proxyDir string) error {
 	if err := os.MkdirAll(proxyDir, 0o755); err != nil {
 		return err
 	}
-	return writeProxy(a, man, rootPath, proxyDir)
+	return writeProxy(a, repo.man, repo.rootPath, proxyDir)
 }
 
 func writeProxy(a *archiver, man *manifest, rootPath, proxyDir string) error {
@@ -159,16 +151,13 @@ func pathJoin(dir, name string) string {
 // directory given, of a module of this repository at a version the manifest
 // does not record, and fails if there is one: such a module cannot build on its
 // own (and `func build` cannot build it) until the version is released.
-func unreleasedCommand(repo string, dirs []string) error {
-	root, err := repoRoot(repo)
+func unreleasedCommand(repoDir string, dirs []string) error {
+	repo, err := openRepository(repoDir)
 	if err != nil {
 		return err
 	}
-	man, err := readManifest(root)
-	if err != nil {
-		return err
-	}
-	mods, err := repoModules(root)
+	man := repo.man
+	mods, err := repoModules(repo.root)
 	if err != nil {
 		return err
 	}
@@ -209,22 +198,14 @@ func orNone(v string) string {
 }
 
 // tagsCommand prints "tag<TAB>commit" for every release in the manifest.
-func tagsCommand(repo string) error {
-	root, err := repoRoot(repo)
-	if err != nil {
-		return err
-	}
-	man, err := readManifest(root)
-	if err != nil {
-		return err
-	}
-	rootPath, err := rootModulePath(root)
+func tagsCommand(dir string) error {
+	repo, err := openRepository(dir)
 	if err != nil {
 		return err
 	}
 	var lines []string
-	for _, r := range man.releases {
-		subdir, err := moduleSubdir(rootPath, r.path)
+	for _, r := range repo.man.releases {
+		subdir, err := moduleSubdir(repo.rootPath, r.path)
 		if err != nil {
 			return err
 		}

@@ -27,12 +27,8 @@ type releasePlan struct {
 // releaseCommand plans and applies a release of version at HEAD, and prints on
 // stdout the directory ("." for the root) of every module that requires a
 // released module: scripts/release tidies those against the new versions.
-func releaseCommand(repo, version string) error {
-	root, err := repoRoot(repo)
-	if err != nil {
-		return err
-	}
-	p, err := planRelease(root, version)
+func releaseCommand(dir, version string) error {
+	p, err := planRelease(dir, version)
 	if err != nil {
 		return err
 	}
@@ -56,27 +52,24 @@ func releaseCommand(repo, version string) error {
 // released modules' hashes; it changes nothing. A module is released when
 // another module of the repository requires it: func build resolves every such
 // requirement from a module proxy.
-func planRelease(root, version string) (*releasePlan, error) {
+func planRelease(dir, version string) (*releasePlan, error) {
 	if !semver.IsValid(version) || semver.Canonical(version) != version {
 		return nil, fmt.Errorf("release %q: want a canonical semantic version such as v0.2.0", version)
 	}
 	if m := semver.Major(version); m != "v0" && m != "v1" {
 		return nil, fmt.Errorf("release %s: a %s module needs a /%s suffix on its module path; not supported", version, m, m)
 	}
+	repo, err := openRepository(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, man, rootPath := repo.root, repo.man, repo.rootPath
 	if err := checkClean(root); err != nil {
 		return nil, err
 	}
 	commit, err := gitOutput(root, "rev-parse", "--verify", "HEAD^{commit}")
 	if err != nil {
 		return nil, fmt.Errorf("release: no commit to release: %w", err)
-	}
-	man, err := readManifest(root)
-	if err != nil {
-		return nil, err
-	}
-	rootPath, err := rootModulePath(root)
-	if err != nil {
-		return nil, err
 	}
 	mods, err := repoModules(root)
 	if err != nil {

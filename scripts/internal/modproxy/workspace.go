@@ -144,6 +144,30 @@ func readWorkFile(name string) (*modfile.WorkFile, error) {
 	return modfile.ParseWork(name, data, nil)
 }
 
+// repository is a work tree with its release manifest.
+type repository struct {
+	root     string    // top of the work tree
+	rootPath string    // module path of the root go.mod
+	man      *manifest // releases.txt
+}
+
+// openRepository reads the repository whose work tree holds dir.
+func openRepository(dir string) (*repository, error) {
+	root, err := repoRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	man, err := readManifest(root)
+	if err != nil {
+		return nil, err
+	}
+	rootPath, err := rootModulePath(root)
+	if err != nil {
+		return nil, err
+	}
+	return &repository{root: root, rootPath: rootPath, man: man}, nil
+}
+
 // repoRoot returns the top of the work tree that holds dir.
 func repoRoot(dir string) (string, error) {
 	top, err := gitOutput(dir, "rev-parse", "--show-toplevel")
