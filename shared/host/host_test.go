@@ -6,10 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/httpapi"
 )
 
 type demoConfig struct {
@@ -99,6 +101,32 @@ func TestCloudEventFunction(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if ok := rec.Code < 300; ok == fail {
 			t.Fatalf("event handled with fail=%v answered %d", fail, rec.Code)
+		}
+	}
+}
+
+// TestRunServerTimeouts: the server Run listens with has read, write and idle timeouts,
+// the project's (httpapi.NewServer, where their sizing is tested).
+func TestRunServerTimeouts(t *testing.T) {
+	h, err := New(&demoFunction{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(map[string]string{"LISTEN_ADDRESS": "127.0.0.1:0"}, h)
+	if srv.Addr != "127.0.0.1:0" || srv.Handler != h {
+		t.Errorf("newServer() serves %v on %q, want the host on LISTEN_ADDRESS", srv.Handler, srv.Addr)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"ReadHeaderTimeout", srv.ReadHeaderTimeout, httpapi.ReadHeaderTimeout},
+		{"ReadTimeout", srv.ReadTimeout, httpapi.ReadTimeout},
+		{"WriteTimeout", srv.WriteTimeout, httpapi.WriteTimeout},
+		{"IdleTimeout", srv.IdleTimeout, httpapi.IdleTimeout},
+	} {
+		if c.got != c.want || c.got <= 0 {
+			t.Errorf("newServer().%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
 }
