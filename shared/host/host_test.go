@@ -6,12 +6,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/xmojo/diary/shared/config"
-	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/testenv"
 )
 
 type demoConfig struct {
@@ -116,17 +115,5 @@ func TestRunServerTimeouts(t *testing.T) {
 	if srv.Addr != "127.0.0.1:0" || srv.Handler != h {
 		t.Errorf("newServer() serves %v on %q, want the host on LISTEN_ADDRESS", srv.Handler, srv.Addr)
 	}
-	for _, c := range []struct {
-		name      string
-		got, want time.Duration
-	}{
-		{"ReadHeaderTimeout", srv.ReadHeaderTimeout, httpapi.ReadHeaderTimeout},
-		{"ReadTimeout", srv.ReadTimeout, httpapi.ReadTimeout},
-		{"WriteTimeout", srv.WriteTimeout, httpapi.WriteTimeout},
-		{"IdleTimeout", srv.IdleTimeout, httpapi.IdleTimeout},
-	} {
-		if c.got != c.want || c.got <= 0 {
-			t.Errorf("newServer().%s = %v, want %v", c.name, c.got, c.want)
-		}
-	}
+	testenv.WantProjectTimeouts(t, srv)
 }
