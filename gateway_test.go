@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -517,6 +518,22 @@ func TestMetricsLabelRouteTemplates(t *testing.T) {
 		want := `method="` + rt.method + `",route="` + rt.path + `"`
 		if body := scrape(t, f); !strings.Contains(body, want) {
 			t.Errorf("%s %s: /metrics lacks a series with %s", rt.method, rt.path, want)
+		}
+	}
+}
+
+// TestGatewayRequiresNoFunction: the public gateway's module requires no function module
+// (nor eventing): it links no code that holds secrets, and cmd/diary is what runs the
+// functions in-process.
+func TestGatewayRequiresNoFunction(t *testing.T) {
+	raw, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(fields) >= 2 && strings.HasPrefix(fields[0], "github.com/xmojo/diary/") && fields[0] != "github.com/xmojo/diary/shared" {
+			t.Errorf("go.mod requires %s: the gateway may require github.com/xmojo/diary/shared only", fields[0])
 		}
 	}
 }
