@@ -1,13 +1,20 @@
 // Package diary is the gateway function at the repository root: the public entry point of
 // the API. It routes /api/v1/<group>/... to the group functions by path prefix (Knative
-// routes by host, so one public host needs this), either in-process or through a reverse
-// proxy to <GROUP>_URL, and serves /health, /metrics and the merged OpenAPI document.
+// routes by host, so one public host needs this) through a reverse proxy to <GROUP>_URL,
+// and serves /health and the OpenAPI document (openapi.json, generated from the functions'
+// fragments and committed). Prometheus metrics are served on a listener of their own
+// (METRICS_ADDRESS), which the public host does not reach.
+//
+// The gateway imports no function and holds no secret. cmd/diary, the local all-in-one
+// runner, hands it the functions to run in its own process instead (NewInProcess).
 package diary
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,65 +22,87 @@ import (
 	"time"
 
 	"github.com/xmojo/diary/shared/config"
-	"github.com/xmojo/diary/shared/host"
 	"github.com/xmojo/diary/shared/httpapi"
 )
 
 // Config holds the gateway's own settings. Each group's upstream is read from the variable
-// the group table names (AUTH_URL, ENTRIES_URL, ...): set, the group is proxied there;
-// unset, the group runs in this process with the same environment.
+// the group table names (AUTH_URL, ENTRIES_URL, ...).
 type Config struct {
 	// UpstreamTimeout bounds the wait for an upstream's response headers. It is generous
 	// because a scaled-to-zero function answers only after its cold start.
 	UpstreamTimeout time.Duration `envconfig:"UPSTREAM_TIMEOUT" default:"30s"`
 	// PublicURL is the API's public base URL, given to clients as the OpenAPI server.
 	PublicURL string `envconfig:"PUBLIC_URL"`
+	// MetricsAddress is where Prometheus scrapes /metrics: a listener apart from the API's
+	// (LISTEN_ADDRESS), on a port the DomainMapping does not expose. 9464 is free of the
+	// ports Knative's queue-proxy takes in the same pod (8012, 8013, 8022, 9090, 9091).
+	MetricsAddress string `envconfig:"METRICS_ADDRESS" default:":9464"`
 }
 
 // Function is the gateway function.
 type Function struct {
-	groups  []group
-	handler atomic.Pointer[http.Handler]
+	groups []group
+	// inProcess are the functions to run in this process, by group (NewInProcess).
+	inProcess map[string]HTTPFunction
+	handler   atomic.Pointer[http.Handler]
 	// local are the groups running in this process, started by Start.
-	local []localGroup
+	local   []localGroup
+	metrics *metricsListener
 }
 
 type localGroup struct {
 	name string
-	fn   any
+	fn   HTTPFunction
 }
 
-// New returns the gateway. It answers 503 until Start has run.
+// New returns the gateway as the cluster runs it: every group is proxied to its
+// <GROUP>_URL, which must be set. It answers 503 until Start has run.
 func New() *Function {
 	return &Function{groups: groups}
 }
 
-// Start reads the configuration from env, starts every group that has no upstream URL in
-// this process (passing it env), and builds the routes, the metrics and the OpenAPI
-// document. An error names the setting or group at fault.
+// NewInProcess returns a gateway that runs fns, by group name, in its own process: the
+// local all-in-one mode of cmd/diary. A group whose <GROUP>_URL is set is still proxied;
+// Start starts the others' functions with the same environment and Stop stops them.
+func NewInProcess(fns map[string]HTTPFunction) *Function {
+	return &Function{groups: groups, inProcess: fns}
+}
+
+// Start reads the configuration from env, starts the in-process groups, and builds the
+// routes, the metrics listener and the OpenAPI document. An error names the setting or
+// group at fault.
 func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	var cfg Config
 	if err := config.Load(env, &cfg); err != nil {
 		return fmt.Errorf("diary: %w", err)
 	}
-	doc, err := buildOpenAPI(cfg.PublicURL, f.groups)
+	for name := range f.inProcess {
+		if !f.hasGroup(name) {
+			return fmt.Errorf("diary: no group %s to run in-process", name)
+		}
+	}
+	doc, err := serveOpenAPI(cfg.PublicURL)
 	if err != nil {
 		return fmt.Errorf("diary: %w", err)
 	}
 	m := newMetrics(doc.routes())
 	mux := http.NewServeMux()
 	mux.Handle("/health", getOnly(http.HandlerFunc(serveHealth)))
-	mux.Handle("/metrics", getOnly(m.handler()))
 	mux.Handle("/api/v1/openapi.json", getOnly(serveBytes(doc.raw, "application/json")))
 	mux.Handle("/api/v1", http.HandlerFunc(serveNoRoute))
 	mux.Handle("/api/v1/", http.HandlerFunc(serveNoRoute))
 	mux.Handle("/", http.HandlerFunc(serveNoRoute))
 
+	ml, err := listenMetrics(cfg.MetricsAddress, m.handler())
+	if err != nil {
+		return fmt.Errorf("diary: %w", err)
+	}
 	var local []localGroup
 	for _, g := range f.groups {
-		h, fn, err := mountGroup(ctx, g, env, cfg, m)
+		h, fn, err := f.mountGroup(ctx, g, env, cfg, m)
 		if err != nil {
 			_ = stopGroups(ctx, local)
+			_ = ml.close(ctx)
 			return fmt.Errorf("diary: %w", err)
 		}
 		if fn != nil {
@@ -82,24 +111,36 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		mux.Handle(g.prefix(), h)
 		mux.Handle(g.prefix()+"/", h)
 	}
-	f.local = local
+	f.local, f.metrics = local, ml
 	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(mux)))
 	f.handler.Store(&h)
 	return nil
 }
 
+func (f *Function) hasGroup(name string) bool {
+	for _, g := range f.groups {
+		if g.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // mountGroup returns the handler serving g: a reverse proxy when its URL variable is set,
-// else the group's function started in-process (returned too, so Stop can reach it).
-func mountGroup(ctx context.Context, g group, env map[string]string, cfg Config, m *metrics) (http.Handler, any, error) {
+// else the group's in-process function, started (returned too, so Stop can reach it).
+func (f *Function) mountGroup(ctx context.Context, g group, env map[string]string, cfg Config, m *metrics) (http.Handler, HTTPFunction, error) {
 	if raw := env[g.urlVar()]; raw != "" {
 		target, err := upstreamURL(raw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", g.urlVar(), err)
 		}
-		return newProxy(g.name, target, cfg.UpstreamTimeout, m), nil, nil
+		return followUpstream(newProxy(g.name, target, cfg.UpstreamTimeout, m)), nil, nil
 	}
-	fn := g.newFunction()
-	if s, ok := fn.(host.Starter); ok {
+	fn, ok := f.inProcess[g.name]
+	if !ok {
+		return nil, nil, fmt.Errorf("%s is required: the URL of the %s function", g.urlVar(), g.name)
+	}
+	if s, ok := fn.(starter); ok {
 		if err := s.Start(ctx, env); err != nil {
 			return nil, nil, fmt.Errorf("start %s in-process (or set %s): %w", g.name, g.urlVar(), err)
 		}
@@ -119,15 +160,45 @@ func upstreamURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// Stop stops the in-process groups.
+// followUpstream lets a proxied answer take as long as its upstream allows: the client
+// connection's write deadline moves forward by httpapi.WriteTimeout with each chunk the
+// upstream sends. An ordinary answer is still bounded, by the upstream's own WriteTimeout;
+// a streamed one (the archive export), whose handler keeps moving its deadline, passes
+// through whole instead of being cut at the gateway's.
+func followUpstream(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&deadlineFollower{ResponseWriter: w, rc: http.NewResponseController(w)}, r)
+	})
+}
+
+// deadlineFollower moves the write deadline before each write.
+type deadlineFollower struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (d *deadlineFollower) Write(b []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(httpapi.WriteTimeout))
+	return d.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath (the proxy flushes).
+func (d *deadlineFollower) Unwrap() http.ResponseWriter { return d.ResponseWriter }
+
+// Stop stops the metrics listener and the in-process groups.
 func (f *Function) Stop(ctx context.Context) error {
-	return stopGroups(ctx, f.local)
+	var errs []error
+	if f.metrics != nil {
+		errs = append(errs, f.metrics.close(ctx))
+	}
+	errs = append(errs, stopGroups(ctx, f.local))
+	return errors.Join(errs...)
 }
 
 func stopGroups(ctx context.Context, local []localGroup) error {
 	var errs []error
 	for _, g := range local {
-		if s, ok := g.fn.(host.Stopper); ok {
+		if s, ok := g.fn.(stopper); ok {
 			if err := s.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("diary: stop %s: %w", g.name, err))
 			}
@@ -144,7 +215,7 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 		return false, errors.New("diary: not started")
 	}
 	for _, g := range f.local {
-		r, ok := g.fn.(host.ReadinessReporter)
+		r, ok := g.fn.(readinessReporter)
 		if !ok {
 			continue
 		}
@@ -171,6 +242,45 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	(*h).ServeHTTP(w, r)
+}
+
+// MetricsAddress returns the address the metrics listener listens on once Start has run
+// (with the port chosen when METRICS_ADDRESS asked for port 0), else "".
+func (f *Function) MetricsAddress() string {
+	if f.metrics == nil {
+		return ""
+	}
+	return f.metrics.addr
+}
+
+// metricsListener serves /metrics on its own port.
+type metricsListener struct {
+	srv  *http.Server
+	addr string
+}
+
+// listenMetrics starts serving metrics on addr: GET /metrics and nothing else.
+func listenMetrics(addr string, metrics http.Handler) (*metricsListener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDRESS: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := httpapi.NewServer(addr, mux)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("metrics listener stopped", "error", err.Error())
+		}
+	}()
+	return &metricsListener{srv: srv, addr: ln.Addr().String()}, nil
+}
+
+func (l *metricsListener) close(ctx context.Context) error {
+	if err := l.srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("diary: metrics listener: %w", err)
+	}
+	return nil
 }
 
 func serveHealth(w http.ResponseWriter, r *http.Request) {

@@ -2,20 +2,25 @@ package diary
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
 // startGateway starts a gateway with env and stops it when the test ends.
-func startGateway(t *testing.T, env map[string]string) http.Handler {
+func startGateway(t *testing.T, env map[string]string) *Function {
 	t.Helper()
 	f := New()
 	if err := f.Start(context.Background(), env); err != nil {
@@ -26,12 +31,12 @@ func startGateway(t *testing.T, env map[string]string) http.Handler {
 			t.Errorf("Stop() = %v", err)
 		}
 	})
-	return http.HandlerFunc(f.Handle)
+	return f
 }
 
-// proxiedEnv points every group at upstream, so nothing runs in-process.
+// proxiedEnv points every group at upstream and the metrics at a free loopback port.
 func proxiedEnv(upstream string, extra ...string) map[string]string {
-	env := map[string]string{}
+	env := map[string]string{"METRICS_ADDRESS": "127.0.0.1:0"}
 	for _, g := range groups {
 		env[g.urlVar()] = upstream
 	}
@@ -41,15 +46,19 @@ func proxiedEnv(upstream string, extra ...string) map[string]string {
 	return env
 }
 
-// withEnv returns env without any upstream URL, with the given settings.
-func withEnv(env map[string]string, kv ...string) map[string]string {
-	for _, g := range groups {
-		delete(env, g.urlVar())
+// scrape returns what the gateway's metrics listener answers for GET /metrics.
+func scrape(t *testing.T, f *Function) string {
+	t.Helper()
+	res, err := http.Get("http://" + f.MetricsAddress() + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics on the metrics listener: %v", err)
 	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		env[kv[i]] = kv[i+1]
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics on the metrics listener = %d %q, %v; want 200 text/plain", res.StatusCode, res.Header.Get("Content-Type"), err)
 	}
-	return env
+	return string(body)
 }
 
 type errorBody struct {
@@ -76,52 +85,17 @@ func wantError(t *testing.T, res testenv.Response, status int, code string) {
 
 func TestGroupsTable(t *testing.T) {
 	seen := map[string]bool{}
-	for _, g := range groups {
-		if seen[g.name] || g.name == "" || strings.ContainsAny(g.name, "/ ") {
-			t.Errorf("group %q: names must be unique path segments", g.name)
+	for _, name := range Groups() {
+		if seen[name] || name == "" || strings.ContainsAny(name, "/ ") {
+			t.Errorf("group %q: names must be unique path segments", name)
 		}
-		seen[g.name] = true
-		if len(g.openAPI) == 0 {
-			t.Errorf("group %s exports no OpenAPI fragment", g.name)
-		}
+		seen[name] = true
 	}
 	for _, name := range []string{"auth", "entries", "media", "jobs"} {
 		if !seen[name] {
-			t.Errorf("groups lacks %q", name)
+			t.Errorf("Groups() lacks %q", name)
 		}
 	}
-}
-
-func TestRoutesInProcess(t *testing.T) {
-	env := testenv.Env(t)
-	for _, g := range groups {
-		delete(env, g.urlVar())
-	}
-	h := startGateway(t, env)
-	user := testenv.NewUser(t, testenv.Services(t), "uce")
-
-	for _, path := range []string{"/api/v1/auth/me", "/api/v1/auth/me/"} {
-		t.Run(path, func(t *testing.T) {
-			res := testenv.Do(t, h, http.MethodGet, path, user.AccessToken, nil, "X-Request-Id", "gw-inprocess-1")
-			if res.Code != http.StatusOK {
-				t.Fatalf("GET %s = %d %s, want 200", path, res.Code, res.Body)
-			}
-			var me struct {
-				ID    string `json:"id"`
-				Email string `json:"email"`
-			}
-			res.JSON(t, &me)
-			if me.ID != user.ID || me.Email != user.Email {
-				t.Errorf("GET %s = %+v, want id %s email %s", path, me, user.ID, user.Email)
-			}
-			if ids := res.Header().Values("X-Request-Id"); len(ids) != 1 || ids[0] != "gw-inprocess-1" {
-				t.Errorf("X-Request-Id = %q, want [gw-inprocess-1]", ids)
-			}
-		})
-	}
-	t.Run("no token", func(t *testing.T) {
-		wantError(t, testenv.Do(t, h, http.MethodGet, "/api/v1/auth/me", "", nil), http.StatusUnauthorized, "not_authenticated")
-	})
 }
 
 // upstreamRequest is what a fake upstream saw.
@@ -157,7 +131,7 @@ func newUpstream(t *testing.T) (*httptest.Server, func() []upstreamRequest) {
 
 func TestRoutesViaProxy(t *testing.T) {
 	upstream, seen := newUpstream(t)
-	h := startGateway(t, proxiedEnv(upstream.URL))
+	h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL)).Handle)
 	upstreamHost := strings.TrimPrefix(upstream.URL, "http://")
 
 	for _, g := range groups {
@@ -252,13 +226,13 @@ func TestProxyUpstreamDown(t *testing.T) {
 
 	for name, upstream := range map[string]string{"refused": deadURL(t), "too slow": slow.URL} {
 		t.Run(name, func(t *testing.T) {
-			h := startGateway(t, proxiedEnv(upstream, "UPSTREAM_TIMEOUT", "200ms"))
-			res := testenv.Do(t, h, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": "a@example.test"})
+			f := startGateway(t, proxiedEnv(upstream, "UPSTREAM_TIMEOUT", "200ms"))
+			res := testenv.Do(t, http.HandlerFunc(f.Handle), http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": "a@example.test"})
 			wantError(t, res, http.StatusServiceUnavailable, "service_unavailable")
 			if got := res.Header().Get("Retry-After"); got != "5" {
 				t.Errorf("Retry-After = %q, want 5", got)
 			}
-			metrics := testenv.Do(t, h, http.MethodGet, "/metrics", "", nil).Body.String()
+			metrics := scrape(t, f)
 			if !strings.Contains(metrics, `diary_upstream_errors_total{group="auth"} 1`) {
 				t.Errorf("/metrics lacks diary_upstream_errors_total{group=\"auth\"} 1")
 			}
@@ -267,18 +241,28 @@ func TestProxyUpstreamDown(t *testing.T) {
 }
 
 func TestStartRejectsBadSettings(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	noAuth := proxiedEnv("http://upstream.example")
+	delete(noAuth, "AUTH_URL")
 	for _, tc := range []struct {
 		name string
+		f    *Function
 		env  map[string]string
 		want string
 	}{
-		{"upstream not http", proxiedEnv("ftp://auth.example"), "_URL: must be an absolute http"},
-		{"upstream relative", proxiedEnv("auth.diary.svc"), "_URL: must be an absolute http"},
-		{"bad timeout", proxiedEnv("http://auth.example", "UPSTREAM_TIMEOUT", "soon"), "UPSTREAM_TIMEOUT"},
-		{"in-process with a bad database", withEnv(testenv.Env(t), "DATABASE_URL", "postgres://diary@127.0.0.1:1/none?connect_timeout=2"), "DATABASE_URL"},
+		{"upstream not http", New(), proxiedEnv("ftp://auth.example"), "_URL: must be an absolute http"},
+		{"upstream relative", New(), proxiedEnv("auth.diary.svc"), "_URL: must be an absolute http"},
+		{"bad timeout", New(), proxiedEnv("http://auth.example", "UPSTREAM_TIMEOUT", "soon"), "UPSTREAM_TIMEOUT"},
+		{"a group without upstream", New(), noAuth, "AUTH_URL is required"},
+		{"an unknown in-process group", NewInProcess(map[string]HTTPFunction{"nope": &fakeGroup{}}), proxiedEnv("http://upstream.example"), "no group nope"},
+		{"metrics port taken", New(), proxiedEnv("http://upstream.example", "METRICS_ADDRESS", taken.Addr().String()), "METRICS_ADDRESS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := New()
+			f := tc.f
 			err := f.Start(context.Background(), tc.env)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Start() = %v, want an error naming %q", err, tc.want)
@@ -294,7 +278,7 @@ func TestStartRejectsBadSettings(t *testing.T) {
 
 func TestGatewayRoutes(t *testing.T) {
 	upstream, _ := newUpstream(t)
-	h := startGateway(t, proxiedEnv(upstream.URL))
+	h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL)).Handle)
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -324,7 +308,8 @@ func TestGatewayRoutes(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	upstream, _ := newUpstream(t)
-	h := startGateway(t, proxiedEnv(upstream.URL))
+	f := startGateway(t, proxiedEnv(upstream.URL))
+	h := http.HandlerFunc(f.Handle)
 	const id = "0b6d2c1e-5f7a-4e3b-9c8d-1a2b3c4d5e6f"
 	testenv.Do(t, h, http.MethodGet, "/health", "", nil)
 	testenv.Do(t, h, http.MethodGet, "/api/v1/nope/"+id, "", nil)
@@ -333,11 +318,7 @@ func TestMetrics(t *testing.T) {
 	}
 	testenv.Do(t, h, http.MethodGet, "/api/v1/auth/me", "", nil)
 
-	res := testenv.Do(t, h, http.MethodGet, "/metrics", "", nil)
-	if res.Code != http.StatusOK || !strings.HasPrefix(res.Header().Get("Content-Type"), "text/plain") {
-		t.Fatalf("GET /metrics = %d %q, want 200 text/plain", res.Code, res.Header().Get("Content-Type"))
-	}
-	body := res.Body.String()
+	body := scrape(t, f)
 	for _, want := range []string{
 		`diary_http_requests_total{group="gateway",method="GET",route="/health",status="200"} 1`,
 		`diary_http_requests_total{group="gateway",method="GET",route="unmatched",status="404"} 1`,
@@ -356,58 +337,198 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func TestMetricsLabelRouteTemplates(t *testing.T) {
-	doc := openAPIDocument(t)
+func TestMetricsNotOnPublicHost(t *testing.T) {
 	upstream, _ := newUpstream(t)
-	h := startGateway(t, proxiedEnv(upstream.URL))
+	f := startGateway(t, proxiedEnv(upstream.URL))
+	h := http.HandlerFunc(f.Handle)
+	for _, path := range []string{"/metrics", "/metrics/", "/api/v1/metrics"} {
+		wantError(t, testenv.Do(t, h, http.MethodGet, path, "", nil), http.StatusNotFound, "not_found")
+	}
+	if body := scrape(t, f); !strings.Contains(body, "diary_http_requests_total") {
+		t.Errorf("the metrics listener's /metrics lacks diary_http_requests_total")
+	}
+	// The metrics listener serves nothing else: the API is not reachable through it.
+	res, err := http.Get("http://" + f.MetricsAddress() + "/api/v1/auth/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /api/v1/auth/me on the metrics listener = %d, want 404", res.StatusCode)
+	}
+}
+
+// TestNoStoreViaProxy: a proxied answer reaches the client as Cache-Control: no-store,
+// once, even when the upstream said otherwise (or nothing).
+func TestNoStoreViaProxy(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/media/cacheable" {
+			w.Header().Set("Cache-Control", "public, max-age=600")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"url":"https://s3.example/presigned"}`)
+	}))
+	t.Cleanup(upstream.Close)
+	h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL)).Handle)
+	for _, path := range []string{"/api/v1/media/cacheable", "/api/v1/entries", "/api/v1/nope", "/health"} {
+		res := testenv.Do(t, h, http.MethodGet, path, "", nil)
+		if got := res.Result().Header.Values("Cache-Control"); len(got) != 1 || got[0] != "no-store" {
+			t.Errorf("GET %s: Cache-Control = %q, want [no-store]", path, got)
+		}
+	}
+}
+
+// deadlineRecorder is a ResponseWriter that records the write deadlines set on it, as the
+// client connection under http.ResponseController would.
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	mu    sync.Mutex
+	write []time.Time
+}
+
+func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.write = append(d.write, t)
+	return nil
+}
+func (d *deadlineRecorder) SetReadDeadline(time.Time) error { return nil }
+
+// TestProxiedAnswerMovesWriteDeadline: each chunk a proxied answer brings moves the
+// client's write deadline forward, so a streamed answer that its upstream keeps alive is
+// not cut at the gateway's own deadline.
+func TestProxiedAnswerMovesWriteDeadline(t *testing.T) {
+	const chunks = 3
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/zip")
+		for i := range chunks {
+			fmt.Fprintf(w, "chunk %d\n", i)
+			http.NewResponseController(w).Flush()
+		}
+	}))
+	t.Cleanup(upstream.Close)
+	h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL)).Handle)
+
+	w := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
+	start := time.Now()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/entries/export", nil))
+	if w.Code != http.StatusOK || !strings.HasPrefix(w.Body.String(), "chunk 0") {
+		t.Fatalf("GET through the proxy = %d %q, want the upstream's chunks", w.Code, w.Body)
+	}
+	// One deadline from Observe at the start, then one more for each write of the copy.
+	if len(w.write) < 2 {
+		t.Fatalf("write deadlines = %v, want Observe's and at least one moved by the proxied body", w.write)
+	}
+	if last := w.write[len(w.write)-1]; last.Before(start.Add(httpapi.WriteTimeout)) {
+		t.Errorf("last write deadline %v is before the start plus WriteTimeout", last)
+	}
+}
+
+// fakeGroup is an in-process group function that records its hooks.
+type fakeGroup struct {
+	started map[string]string
+	stopped bool
+	ready   bool
+}
+
+func (g *fakeGroup) Start(_ context.Context, env map[string]string) error {
+	g.started = env
+	return nil
+}
+func (g *fakeGroup) Stop(context.Context) error { g.stopped = true; return nil }
+func (g *fakeGroup) Ready(context.Context) (bool, error) {
+	if !g.ready {
+		return false, errors.New("fake: not ready")
+	}
+	return true, nil
+}
+func (g *fakeGroup) Handle(w http.ResponseWriter, r *http.Request) {
+	httpapi.WriteJSON(w, http.StatusTeapot, map[string]string{"served": r.URL.Path})
+}
+
+// TestInProcessGroups: NewInProcess runs the functions it is given, without the gateway
+// importing any: Start starts them with the environment, requests reach them, readiness
+// follows theirs and Stop stops them; a group whose URL is set is still proxied.
+func TestInProcessGroups(t *testing.T) {
+	upstream, seen := newUpstream(t)
+	fakes := map[string]*fakeGroup{}
+	fns := map[string]HTTPFunction{}
+	for _, name := range Groups() {
+		fakes[name] = &fakeGroup{ready: true}
+		fns[name] = fakes[name]
+	}
+	env := map[string]string{"METRICS_ADDRESS": "127.0.0.1:0", "JOBS_URL": upstream.URL, "SOME_SETTING": "x"}
+	f := NewInProcess(fns)
+	if err := f.Start(context.Background(), env); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	h := http.HandlerFunc(f.Handle)
+
+	res := testenv.Do(t, h, http.MethodGet, "/api/v1/entries/x/", "", nil)
+	if res.Code != http.StatusTeapot || !strings.Contains(res.Body.String(), `"/api/v1/entries/x"`) {
+		t.Errorf("GET /api/v1/entries/x/ = %d %s, want the in-process function's 418", res.Code, res.Body)
+	}
+	if fakes["entries"].started["SOME_SETTING"] != "x" {
+		t.Errorf("the entries function was started with %v, want the gateway's environment", fakes["entries"].started)
+	}
+	if res := testenv.Do(t, h, http.MethodGet, "/api/v1/jobs/1", "", nil); res.Code != http.StatusCreated || len(seen()) != 1 {
+		t.Errorf("GET /api/v1/jobs/1 = %d with %d upstream requests, want the upstream's 201", res.Code, len(seen()))
+	}
+	if fakes["jobs"].started != nil {
+		t.Errorf("the jobs function was started although JOBS_URL is set")
+	}
+
+	if ok, err := f.Ready(context.Background()); !ok || err != nil {
+		t.Errorf("Ready() = %v, %v, want true", ok, err)
+	}
+	fakes["media"].ready = false
+	if ok, err := f.Ready(context.Background()); ok || err == nil || !strings.Contains(err.Error(), "media") {
+		t.Errorf("Ready() with media not ready = %v, %v, want false naming media", ok, err)
+	}
+	if err := f.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	for name, g := range fakes {
+		if g.stopped != (name != "jobs") {
+			t.Errorf("%s stopped = %v after Stop, want %v", name, g.stopped, name != "jobs")
+		}
+	}
+}
+
+// TestMetricsLabelRouteTemplates: every documented path with parameters is counted under
+// its template, never its raw path.
+func TestMetricsLabelRouteTemplates(t *testing.T) {
+	var doc document
+	decodeJSON(t, servedOpenAPI, &doc)
+	upstream, _ := newUpstream(t)
+	f := startGateway(t, proxiedEnv(upstream.URL))
+	h := http.HandlerFunc(f.Handle)
 	const id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-	for path, item := range doc.Paths {
-		if !strings.Contains(path, "{") {
+	param := regexp.MustCompile(`\{[^}]*\}`)
+	for _, rt := range doc.routes() {
+		if !strings.Contains(rt.path, "{") {
 			continue
 		}
-		for method := range item {
-			if method == "parameters" || !isMethod(method) {
-				continue
-			}
-			testenv.Do(t, h, strings.ToUpper(method), fillPath(path, id), "", nil)
-			body := testenv.Do(t, h, http.MethodGet, "/metrics", "", nil).Body.String()
-			want := `method="` + strings.ToUpper(method) + `",route="` + path + `"`
-			if !strings.Contains(body, want) {
-				t.Errorf("%s %s: /metrics lacks a series with %s", strings.ToUpper(method), path, want)
-			}
+		testenv.Do(t, h, rt.method, param.ReplaceAllString(rt.path, id), "", nil)
+		want := `method="` + rt.method + `",route="` + rt.path + `"`
+		if body := scrape(t, f); !strings.Contains(body, want) {
+			t.Errorf("%s %s: /metrics lacks a series with %s", rt.method, rt.path, want)
 		}
 	}
 }
 
-func isMethod(key string) bool {
-	for _, m := range httpMethods {
-		if key == m {
-			return true
-		}
+// TestGatewayRequiresNoFunction: the public gateway's module requires no function module
+// (nor eventing): it links no code that holds secrets, and cmd/diary is what runs the
+// functions in-process.
+func TestGatewayRequiresNoFunction(t *testing.T) {
+	raw, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return false
-}
-
-// fillPath replaces every {param} of an OpenAPI path template with value.
-func fillPath(template, value string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(template, '{')
-		if i < 0 {
-			b.WriteString(template)
-			return b.String()
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(fields) >= 2 && strings.HasPrefix(fields[0], "github.com/xmojo/diary/") && fields[0] != "github.com/xmojo/diary/shared" {
+			t.Errorf("go.mod requires %s: the gateway may require github.com/xmojo/diary/shared only", fields[0])
 		}
-		j := strings.IndexByte(template[i:], '}')
-		b.WriteString(template[:i])
-		b.WriteString(value)
-		template = template[i+j+1:]
-	}
-}
-
-// decodeJSON is json.Unmarshal that fails the test.
-func decodeJSON(t *testing.T, raw []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Fatalf("decode %q: %v", raw, err)
 	}
 }

@@ -1,41 +1,49 @@
 package diary
 
 import (
+	"context"
 	"net/http"
 	"strings"
-
-	"github.com/xmojo/diary/functions/auth"
-	"github.com/xmojo/diary/functions/entries"
-	"github.com/xmojo/diary/functions/jobs"
-	"github.com/xmojo/diary/functions/media"
 )
 
-// groups are the endpoint groups behind the gateway, one line each: the path segment after
-// /api/v1 (also the metrics label), the function's OpenAPI fragment and its constructor.
-// The upstream variable is the upper-cased name + "_URL".
-var groups = []group{
-	newGroup("auth", auth.OpenAPI, auth.New),
-	newGroup("entries", entries.OpenAPI, entries.New),
-	newGroup("media", media.OpenAPI, media.New),
-	newGroup("jobs", jobs.OpenAPI, jobs.New),
+// groups are the endpoint groups behind the gateway, by the path segment after /api/v1
+// (also the metrics label). The upstream variable is the upper-cased name + "_URL". The
+// gateway imports none of their functions: in the cluster it proxies to them, and cmd/diary
+// hands it the functions to run in-process (NewInProcess).
+var groups = []group{{"auth"}, {"entries"}, {"media"}, {"jobs"}}
+
+// Groups returns the names of the endpoint groups the gateway routes, in the order their
+// OpenAPI fragments are merged.
+func Groups() []string {
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.name
+	}
+	return names
 }
 
-// httpFunction is an HTTP function the gateway can mount in-process; its Start, Stop and
-// Ready hooks are optional, as under func-go.
-type httpFunction interface {
+// HTTPFunction is an HTTP function the gateway can run in its own process; its Start, Stop
+// and Ready hooks are optional, as under func-go.
+type HTTPFunction interface {
 	Handle(http.ResponseWriter, *http.Request)
 }
 
+// The optional hooks of an in-process function, as func-go (and shared/host) call them.
+type (
+	starter interface {
+		Start(ctx context.Context, env map[string]string) error
+	}
+	stopper interface {
+		Stop(ctx context.Context) error
+	}
+	readinessReporter interface {
+		Ready(ctx context.Context) (bool, error)
+	}
+)
+
 // group is one endpoint group.
 type group struct {
-	name        string
-	openAPI     []byte
-	newFunction func() httpFunction
-}
-
-// newGroup makes a table row from a function package's exports.
-func newGroup[F httpFunction](name string, openAPI []byte, newFunction func() F) group {
-	return group{name: name, openAPI: openAPI, newFunction: func() httpFunction { return newFunction() }}
+	name string
 }
 
 // prefix is the path the group serves, and everything under it.
@@ -43,3 +51,8 @@ func (g group) prefix() string { return "/api/v1/" + g.name }
 
 // urlVar names the setting that points the group at an upstream.
 func (g group) urlVar() string { return strings.ToUpper(g.name) + "_URL" }
+
+// owns reports whether path is the group's prefix or under it.
+func (g group) owns(path string) bool {
+	return path == g.prefix() || strings.HasPrefix(path, g.prefix()+"/")
+}

@@ -166,7 +166,7 @@ func (t *routeTable) match(r *http.Request) (group, route string) {
 		return string(g), path
 	}
 	for _, g := range t.groups {
-		if r.URL.Path == g.prefix() || strings.HasPrefix(r.URL.Path, g.prefix()+"/") {
+		if g.owns(r.URL.Path) {
 			return g.name, unmatchedRoute
 		}
 	}

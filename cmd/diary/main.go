@@ -1,14 +1,21 @@
 // Command diary runs the whole API in one process for local development: the gateway
-// function with every group in-process, on 127.0.0.1:$PORT (8080 by default), and the
-// local stand-in for Knative Eventing (eventing/local): a Broker ingress at /_local/broker
-// that in-process producers reach through K_SINK, delivery to the CloudEvents functions
-// the project's Triggers subscribe, and the PingSource schedules. scripts/dev starts it
-// after exporting the settings in .dev/env. It stops gracefully on SIGINT or SIGTERM.
+// function with every group in-process, on 127.0.0.1:$PORT (8080 by default), its metrics
+// on 127.0.0.1:9464 (METRICS_ADDRESS), and the local stand-in for Knative Eventing
+// (eventing/local): a Broker ingress at /_local/broker that in-process producers reach
+// through K_SINK, delivery to the CloudEvents functions the project's Triggers subscribe,
+// and the PingSource schedules. scripts/dev starts it after exporting the settings in
+// .dev/env. It stops gracefully on SIGINT or SIGTERM.
+//
+// It is a module of its own and the only code that imports every function: the gateway
+// (the repository root) imports none. With -write-openapi FILE it writes the gateway's
+// OpenAPI document, merged from the functions' fragments, to FILE and exits (`go generate`
+// at the root runs it that way to refresh openapi.json).
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,22 +29,26 @@ import (
 	"github.com/xmojo/diary"
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/eventing/local"
-	"github.com/xmojo/diary/functions/janitor"
 	"github.com/xmojo/diary/shared/host"
+	"github.com/xmojo/diary/shared/httpapi"
 )
 
 // brokerPath is where the local Broker ingress listens; K_SINK points at it.
 const brokerPath = "/_local/broker"
 
-// subscribers are the CloudEvents functions run in-process, by the Knative Service name
-// the Triggers use (subscriber.ref.name).
-func subscribers() map[string]any {
-	return map[string]any{
-		"janitor": janitor.New(),
-	}
-}
+// defaultMetricsAddress keeps the local metrics on loopback.
+const defaultMetricsAddress = "127.0.0.1:9464"
 
 func main() {
+	openAPIFile := flag.String("write-openapi", "", "write the merged OpenAPI document to this file and exit")
+	flag.Parse()
+	if *openAPIFile != "" {
+		if err := writeOpenAPI(*openAPIFile); err != nil {
+			fmt.Fprintln(os.Stderr, "diary:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	env := host.Environ()
 	slog.SetDefault(newLogger(env))
 	if err := run(env); err != nil {
@@ -72,6 +83,9 @@ func run(env map[string]string) error {
 
 	// In-process producers send their events to the local Broker ingress.
 	env["K_SINK"] = "http://" + addr + brokerPath
+	if env["METRICS_ADDRESS"] == "" {
+		env["METRICS_ADDRESS"] = defaultMetricsAddress
+	}
 
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -98,7 +112,8 @@ func run(env map[string]string) error {
 		hosts = append(hosts, h)
 		handlers[name] = h
 	}
-	gateway, err := host.New(diary.New())
+	gw := diary.NewInProcess(groupFunctions())
+	gateway, err := host.New(gw)
 	if err != nil {
 		_ = stopAll(context.Background())
 		return fmt.Errorf("diary: %w", err)
@@ -125,12 +140,7 @@ func run(env map[string]string) error {
 	mux := http.NewServeMux()
 	mux.Handle(brokerPath, broker)
 	mux.Handle("/", gateway)
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := newServer(addr, mux)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		broker.Close()
@@ -146,7 +156,7 @@ func run(env map[string]string) error {
 		go servePprof(a)
 	}
 	slog.Info("diary listening", "url", "http://"+addr, "openapi", "http://"+addr+"/api/v1/openapi.json",
-		"broker", env["K_SINK"], "ping_sources", broker.PingSources())
+		"metrics", "http://"+gw.MetricsAddress()+"/metrics", "broker", env["K_SINK"], "ping_sources", broker.PingSources())
 
 	select {
 	case err := <-errc:
@@ -175,6 +185,12 @@ func run(env map[string]string) error {
 	return errors.Join(errs...)
 }
 
+// newServer is the server the API listens with: the project's time limits
+// (httpapi.NewServer), as every function's host has.
+func newServer(addr string, h http.Handler) *http.Server {
+	return httpapi.NewServer(addr, h)
+}
+
 // servePprof serves Go's profiler on addr (PPROF_ADDRESS, for load tests such as
 // scripts/bench); it is never mounted on the API's own listener.
 func servePprof(addr string) {
@@ -182,7 +198,7 @@ func servePprof(addr string) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(addr, mux)
 	slog.Info("pprof listening", "address", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		slog.Error("pprof stopped", "error", err.Error())

@@ -130,7 +130,10 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("janitor: DATABASE_URL: %w", err)
+		if errors.Is(err, store.ErrUnavailable) {
+			err = config.Unreachable("DATABASE_URL", "postgres", err)
+		}
+		return fmt.Errorf("janitor: %w", err)
 	}
 	f.cfg, f.db, f.objects, f.logger, f.ownsDB = cfg, db, objects, slog.Default(), true
 	return nil
@@ -150,7 +153,7 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 		return false, errors.New("janitor: not started")
 	}
 	if err := f.db.Ping(ctx); err != nil {
-		return false, fmt.Errorf("janitor: postgres: %w", err)
+		return false, fmt.Errorf("janitor: %w", config.Unreachable("DATABASE_URL", "postgres", err))
 	}
 	return true, nil
 }

@@ -1,9 +1,11 @@
 // Package host runs a function with knative/func-go's contract, for the local runner and
 // the tests (func-go itself cannot be downloaded here). A function is a value with an
 // HTTP Handle(w, r) or a CloudEvents Handle(ctx, event.Event) (*event.Event, error), and
-// optional Start, Stop, Ready and Alive hooks. The host listens on LISTEN_ADDRESS, answers
-// /health/readiness and /health/liveness from Ready and Alive, passes the environment to
-// Start as a map, and calls Stop on SIGINT or SIGTERM after draining requests.
+// optional Start, Stop, Ready and Alive hooks. The host listens on LISTEN_ADDRESS with the
+// project's time limits (httpapi.NewServer; func-go's own server has 30-second ones, which
+// httpapi.Observe replaces per request), answers /health/readiness and /health/liveness
+// from Ready and Alive, passes the environment to Start as a map, and calls Stop on SIGINT
+// or SIGTERM after draining requests.
 package host
 
 import (
@@ -24,6 +26,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/protocol"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/xmojo/diary/shared/httpapi"
 )
 
 // HTTPFunction is func-go's HTTP function shape.
@@ -153,10 +157,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.startError(); err != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Retry-After", "5")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"detail":"the service is not configured","code":"service_unavailable"}` + "\n"))
+		httpapi.Fail(w, r, httpapi.Unavailable("the service is not configured"))
 		return
 	}
 	h.handler.ServeHTTP(w, r)
@@ -202,6 +203,12 @@ func ListenAddress(env map[string]string) string {
 	return DefaultListenAddress
 }
 
+// newServer is the server Run listens with: LISTEN_ADDRESS and the project's time limits
+// (httpapi.NewServer).
+func newServer(env map[string]string, h *Host) *http.Server {
+	return httpapi.NewServer(ListenAddress(env), h)
+}
+
 // Run serves fn until SIGINT or SIGTERM, then drains requests and calls Stop. It is the
 // main of a function outside the cluster.
 func Run(fn any) error {
@@ -213,7 +220,7 @@ func Run(fn any) error {
 	}
 	env := Environ()
 	_ = h.Start(ctx, env) // reported by readiness
-	srv := &http.Server{Addr: ListenAddress(env), Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(env, h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("function listening", "address", srv.Addr)

@@ -10,6 +10,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/testenv"
 )
 
 type demoConfig struct {
@@ -101,4 +102,18 @@ func TestCloudEventFunction(t *testing.T) {
 			t.Fatalf("event handled with fail=%v answered %d", fail, rec.Code)
 		}
 	}
+}
+
+// TestRunServerTimeouts: the server Run listens with has read, write and idle timeouts,
+// the project's (httpapi.NewServer, where their sizing is tested).
+func TestRunServerTimeouts(t *testing.T) {
+	h, err := New(&demoFunction{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(map[string]string{"LISTEN_ADDRESS": "127.0.0.1:0"}, h)
+	if srv.Addr != "127.0.0.1:0" || srv.Handler != h {
+		t.Errorf("newServer() serves %v on %q, want the host on LISTEN_ADDRESS", srv.Handler, srv.Addr)
+	}
+	testenv.WantProjectTimeouts(t, srv)
 }

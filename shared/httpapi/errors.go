@@ -1,6 +1,7 @@
 // Package httpapi owns what every HTTP function shares at its edge: the error shape
-// {"detail","code"}, strict JSON decoding, request ids, access logs, and the middleware
-// that authenticates a caller.
+// {"detail","code"}, strict JSON decoding, request ids, access logs, the time limits of a
+// request, the rule that no answer is cached, and the middleware that authenticates a
+// caller.
 package httpapi
 
 import (
@@ -81,6 +82,8 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 		Logger(r.Context()).Error("request failed", "error", err.Error())
 		apiErr = NewError(http.StatusInternalServerError, "internal_error", "internal server error")
 	}
+	// Also here, for the errors answered outside Observe (a function still starting).
+	noStore(w.Header())
 	if apiErr.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((apiErr.RetryAfter+time.Second-1)/time.Second)))
 	}

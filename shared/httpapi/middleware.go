@@ -68,6 +68,9 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		// Again, as the headers leave: a proxied answer has added the upstream's own
+		// Cache-Control by now, and no handler may loosen it.
+		noStore(s.Header())
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -75,6 +78,7 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
+		noStore(s.Header())
 	}
 	n, err := s.ResponseWriter.Write(b)
 	s.bytes += n
@@ -84,8 +88,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Observe is the outer middleware of every function: it assigns or carries the request id,
-// puts a logger with it in the context, recovers panics into a 500 in the error shape, and
-// writes one JSON access-log line per request. When one Observe runs inside another (a
+// puts a logger with it in the context, gives the request the project's read and write
+// deadlines (ReadTimeout, WriteTimeout; whatever server it arrived on), marks every answer
+// Cache-Control: no-store (errors included; a handler cannot loosen it), recovers panics
+// into a 500 in the error shape, and writes one JSON access-log line per request. When one Observe runs inside another (a
 // group mounted in-process by the gateway), only the innermost writes the line, since it
 // knows the route and the service that answered. The line holds the method, the route
 // pattern (never the query string, which may hold tokens or search terms), status, size and
@@ -102,6 +108,8 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 			r.Header.Set(RequestIDHeader, id)
 		}
 		w.Header().Set(RequestIDHeader, id)
+		noStore(w.Header())
+		applyDeadlines(w)
 		logger := base.With("request_id", id, "service", service)
 		ctx := context.WithValue(r.Context(), loggerKey, logger)
 		ctx = context.WithValue(ctx, requestIDKey, id)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/session"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/token"
@@ -36,7 +37,8 @@ type Services struct {
 	Verifier *token.Verifier
 }
 
-// Connect opens the connections. Errors name the setting at fault, never its value.
+// Connect opens the connections. Errors name the setting at fault, never its value nor a
+// driver's message about it (which holds the host and the user).
 func Connect(ctx context.Context, cfg Config) (*Services, error) {
 	pub, err := token.ParsePublicKey(cfg.JWTPublicKey)
 	if err != nil {
@@ -53,12 +55,15 @@ func Connect(ctx context.Context, cfg Config) (*Services, error) {
 	rdb := redis.NewClient(ropts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("platform: REDIS_URL: redis does not answer: %w", err)
+		return nil, fmt.Errorf("platform: %w", config.Unreachable("REDIS_URL", "redis", err))
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("platform: DATABASE_URL: %w", err)
+		if errors.Is(err, store.ErrUnavailable) {
+			err = config.Unreachable("DATABASE_URL", "postgres", err)
+		}
+		return nil, fmt.Errorf("platform: %w", err)
 	}
 	sessions, err := session.NewStore(rdb, sessKey)
 	if err != nil {
@@ -74,13 +79,14 @@ func Connect(ctx context.Context, cfg Config) (*Services, error) {
 	}, nil
 }
 
-// Ready reports whether PostgreSQL and Redis answer.
+// Ready reports whether PostgreSQL and Redis answer. A failure names the one that does not
+// and its setting, never the driver's message (config.Unreachable).
 func (s *Services) Ready(ctx context.Context) (bool, error) {
 	if err := s.DB.Ping(ctx); err != nil {
-		return false, fmt.Errorf("platform: postgres: %w", err)
+		return false, fmt.Errorf("platform: %w", config.Unreachable("DATABASE_URL", "postgres", err))
 	}
 	if err := s.Redis.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("platform: redis: %w", err)
+		return false, fmt.Errorf("platform: %w", config.Unreachable("REDIS_URL", "redis", err))
 	}
 	return true, nil
 }

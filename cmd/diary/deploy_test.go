@@ -1,4 +1,4 @@
-package diary
+package main
 
 import (
 	"encoding/json"
@@ -14,7 +14,13 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/xmojo/diary"
 )
+
+// repoRoot is the repository's root, seen from this package: the paths below are relative
+// to it.
+const repoRoot = "../.."
 
 // funcSchemaPath is knative/func's func.yaml schema (tag knative-v1.23.1), copied into the
 // repository so the check runs in any clone.
@@ -23,17 +29,25 @@ const funcSchemaPath = "knative/schema/func_yaml-schema.json"
 // funcYAMLs are the repository's function descriptors: the gateway's and each function's.
 func funcYAMLs(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("functions/*/func.yaml")
+	files, err := filepath.Glob(filepath.Join(repoRoot, "functions/*/func.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]string{"func.yaml"}, files...)
+	paths := []string{"func.yaml"}
+	for _, f := range files {
+		rel, err := filepath.Rel(repoRoot, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, rel)
+	}
+	return paths
 }
 
 // readYAML reads a YAML file as the JSON value it denotes.
 func readYAML(t *testing.T, path string) any {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(filepath.Join(repoRoot, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +63,7 @@ func readYAML(t *testing.T, path string) any {
 }
 
 func TestFuncYAMLsMatchSchema(t *testing.T) {
-	raw, err := os.ReadFile(funcSchemaPath)
+	raw, err := os.ReadFile(filepath.Join(repoRoot, funcSchemaPath))
 	if err != nil {
 		t.Fatalf("the func.yaml schema: %v", err)
 	}
@@ -232,7 +246,7 @@ func hasType(value any, typ string) bool {
 }
 
 func TestSchemaValidatorCatchesErrors(t *testing.T) {
-	raw, err := os.ReadFile(funcSchemaPath)
+	raw, err := os.ReadFile(filepath.Join(repoRoot, funcSchemaPath))
 	if err != nil {
 		t.Fatalf("the func.yaml schema: %v", err)
 	}
@@ -283,7 +297,7 @@ func TestFuncYAMLsReferenceKnownSettings(t *testing.T) {
 		"secret:diary-secrets":   keysOf("knative/secret.template.yaml", "stringData"),
 	}
 	for _, path := range funcYAMLs(t) {
-		raw, err := os.ReadFile(path)
+		raw, err := os.ReadFile(filepath.Join(repoRoot, path))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,13 +341,14 @@ func TestFuncYAMLRoutesToClusterLocalGroups(t *testing.T) {
 	for _, e := range root.Run.Envs {
 		env[e.Name] = e.Value
 	}
-	for _, g := range groups {
-		want := "http://" + g.name + ".diary.svc.cluster.local"
-		if env[g.urlVar()] != want {
-			t.Errorf("func.yaml: %s = %q, want %q", g.urlVar(), env[g.urlVar()], want)
+	for _, name := range diary.Groups() {
+		urlVar := strings.ToUpper(name) + "_URL"
+		want := "http://" + name + ".diary.svc.cluster.local"
+		if env[urlVar] != want {
+			t.Errorf("func.yaml: %s = %q, want %q", urlVar, env[urlVar], want)
 		}
-		path := filepath.Join("functions", g.name, "func.yaml")
-		if _, err := os.Stat(path); err != nil {
+		path := filepath.Join("functions", name, "func.yaml")
+		if _, err := os.Stat(filepath.Join(repoRoot, path)); err != nil {
 			continue // not written yet; the schema test covers it once it is
 		}
 		var fn struct {
@@ -348,8 +363,8 @@ func TestFuncYAMLRoutesToClusterLocalGroups(t *testing.T) {
 		local := slices.ContainsFunc(fn.Deploy.Labels, func(l struct{ Key, Value string }) bool {
 			return l.Key == "networking.knative.dev/visibility" && l.Value == "cluster-local"
 		})
-		if fn.Name != g.name || fn.Deploy.Namespace != "diary" || !local {
-			t.Errorf("%s: name %q, namespace %q, cluster-local %v; want %s in diary, cluster-local", path, fn.Name, fn.Deploy.Namespace, local, g.name)
+		if fn.Name != name || fn.Deploy.Namespace != "diary" || !local {
+			t.Errorf("%s: name %q, namespace %q, cluster-local %v; want %s in diary, cluster-local", path, fn.Name, fn.Deploy.Namespace, local, name)
 		}
 	}
 }

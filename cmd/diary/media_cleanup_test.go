@@ -1,4 +1,4 @@
-package diary
+package main
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/xmojo/diary"
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/eventing/local"
 	"github.com/xmojo/diary/functions/janitor"
@@ -37,8 +38,9 @@ type mediaWorld struct {
 
 func newMediaWorld(t *testing.T) *mediaWorld {
 	t.Helper()
-	env := withEnv(testenv.Env(t), "STORAGE_QUOTA_BYTES", "1000")
-	w := &mediaWorld{t: t, h: startGateway(t, env), svc: testenv.Services(t)}
+	env := inProcessEnv(t)
+	env["STORAGE_QUOTA_BYTES"] = "1000"
+	w := &mediaWorld{t: t, h: startGateway(t, diary.NewInProcess(groupFunctions()), env), svc: testenv.Services(t)}
 	var cfg janitor.Config
 	if err := config.Load(env, &cfg); err != nil {
 		t.Fatalf("config.Load(janitor) = %v", err)

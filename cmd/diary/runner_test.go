@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmojo/diary"
+	"github.com/xmojo/diary/shared/testenv"
+)
+
+// urlVar names the setting that points a group at an upstream.
+func urlVar(group string) string { return strings.ToUpper(group) + "_URL" }
+
+// startGateway starts f with env and stops it when the test ends.
+func startGateway(t *testing.T, f *diary.Function, env map[string]string) http.Handler {
+	t.Helper()
+	if err := f.Start(context.Background(), env); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	t.Cleanup(func() {
+		if err := f.Stop(context.Background()); err != nil {
+			t.Errorf("Stop() = %v", err)
+		}
+	})
+	return http.HandlerFunc(f.Handle)
+}
+
+// proxiedEnv points every group at upstream, so nothing runs in-process.
+func proxiedEnv(upstream string) map[string]string {
+	env := map[string]string{"METRICS_ADDRESS": "127.0.0.1:0"}
+	for _, name := range diary.Groups() {
+		env[urlVar(name)] = upstream
+	}
+	return env
+}
+
+// inProcessEnv is the test services' environment with no upstream URL, as cmd/diary runs.
+func inProcessEnv(t *testing.T) map[string]string {
+	env := testenv.Env(t)
+	for _, name := range diary.Groups() {
+		delete(env, urlVar(name))
+	}
+	env["METRICS_ADDRESS"] = "127.0.0.1:0"
+	return env
+}
+
+// wantNoStore checks that an answer may not be cached.
+func wantNoStore(t *testing.T, res testenv.Response) {
+	t.Helper()
+	if got := res.Result().Header.Values("Cache-Control"); len(got) != 1 || got[0] != "no-store" {
+		t.Errorf("Cache-Control = %q, want [no-store]", got)
+	}
+}
+
+// TestGroupTable: the runner has a function and a fragment for every group the gateway
+// routes, and no other.
+func TestGroupTable(t *testing.T) {
+	var names []string
+	for name, g := range groupTable {
+		names = append(names, name)
+		if g.newFunction() == nil || len(g.openAPI) == 0 {
+			t.Errorf("group %s: no function or no OpenAPI fragment", name)
+		}
+	}
+	slices.Sort(names)
+	want := slices.Sorted(slices.Values(diary.Groups()))
+	if !slices.Equal(names, want) {
+		t.Errorf("groupTable has %v, want the gateway's groups %v", names, want)
+	}
+}
+
+func TestRoutesInProcess(t *testing.T) {
+	h := startGateway(t, diary.NewInProcess(groupFunctions()), inProcessEnv(t))
+	user := testenv.NewUser(t, testenv.Services(t), "uce")
+
+	for _, path := range []string{"/api/v1/auth/me", "/api/v1/auth/me/"} {
+		t.Run(path, func(t *testing.T) {
+			res := testenv.Do(t, h, http.MethodGet, path, user.AccessToken, nil, "X-Request-Id", "gw-inprocess-1")
+			if res.Code != http.StatusOK {
+				t.Fatalf("GET %s = %d %s, want 200", path, res.Code, res.Body)
+			}
+			var me struct {
+				ID    string `json:"id"`
+				Email string `json:"email"`
+			}
+			res.JSON(t, &me)
+			if me.ID != user.ID || me.Email != user.Email {
+				t.Errorf("GET %s = %+v, want id %s email %s", path, me, user.ID, user.Email)
+			}
+			if ids := res.Header().Values("X-Request-Id"); len(ids) != 1 || ids[0] != "gw-inprocess-1" {
+				t.Errorf("X-Request-Id = %q, want [gw-inprocess-1]", ids)
+			}
+		})
+	}
+	t.Run("no token", func(t *testing.T) {
+		if res := testenv.Do(t, h, http.MethodGet, "/api/v1/auth/me", "", nil); res.Code != http.StatusUnauthorized {
+			t.Errorf("GET /api/v1/auth/me without a token = %d, want 401", res.Code)
+		}
+	})
+}
+
+// TestInProcessStartNamesBadDatabase: a group that cannot start in-process fails the
+// gateway's Start with the setting at fault, and the gateway answers 503 meanwhile.
+func TestInProcessStartNamesBadDatabase(t *testing.T) {
+	env := inProcessEnv(t)
+	env["DATABASE_URL"] = "postgres://diary@127.0.0.1:1/none?connect_timeout=2"
+	f := diary.NewInProcess(groupFunctions())
+	err := f.Start(context.Background(), env)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("Start() = %v, want an error naming DATABASE_URL without its value", err)
+	}
+	if ready, _ := f.Ready(context.Background()); ready {
+		t.Errorf("Ready() = true after a failed Start")
+	}
+	if res := testenv.Do(t, http.HandlerFunc(f.Handle), http.MethodGet, "/health", "", nil); res.Code != http.StatusServiceUnavailable {
+		t.Errorf("GET /health after a failed Start = %d, want 503", res.Code)
+	}
+}
+
+// TestNoStoreAcrossGroups: the answers that carry tokens, recovery codes, entries and
+// presigned media URLs, from every group, may not be cached; errors neither.
+func TestNoStoreAcrossGroups(t *testing.T) {
+	h := startGateway(t, diary.NewInProcess(groupFunctions()), inProcessEnv(t))
+	email := "nostore-" + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "") + "@example.test"
+	const password = "correct horse battery staple"
+
+	signup := testenv.Do(t, h, http.MethodPost, "/api/v1/auth/signup", "",
+		map[string]string{"email": email, "password": password, "encryption_tier": "uce"})
+	if signup.Code != http.StatusCreated {
+		t.Fatalf("signup = %d %s", signup.Code, signup.Body)
+	}
+	var tokens struct {
+		AccessToken   string   `json:"access_token"`
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	signup.JSON(t, &tokens)
+	login := testenv.Do(t, h, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": email, "password": password})
+	entry := testenv.Do(t, h, http.MethodPost, "/api/v1/entries", tokens.AccessToken, map[string]string{"content": "a secret day"})
+	var created struct {
+		ID string `json:"id"`
+	}
+	entry.JSON(t, &created)
+	upload := testenv.Do(t, h, http.MethodPost, "/api/v1/media/upload", tokens.AccessToken, map[string]any{
+		"filename": "a.jpg", "content_type": "image/jpeg", "size_bytes": 3,
+		"sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	})
+
+	for _, c := range []struct {
+		name string
+		res  testenv.Response
+		want int
+	}{
+		{"signup (tokens, recovery codes)", signup, http.StatusCreated},
+		{"login (tokens)", login, http.StatusOK},
+		{"create entry", entry, http.StatusCreated},
+		{"get entry", testenv.Do(t, h, http.MethodGet, "/api/v1/entries/"+created.ID, tokens.AccessToken, nil), http.StatusOK},
+		{"list entries", testenv.Do(t, h, http.MethodGet, "/api/v1/entries", tokens.AccessToken, nil), http.StatusOK},
+		{"media upload (presigned URL)", upload, http.StatusCreated},
+		{"media list", testenv.Do(t, h, http.MethodGet, "/api/v1/media", tokens.AccessToken, nil), http.StatusOK},
+		{"job of another (error)", testenv.Do(t, h, http.MethodGet, "/api/v1/jobs/5d9f3c2a-8b1e-4f6a-9c7d-2e4b6a8c0d1f", tokens.AccessToken, nil), http.StatusNotFound},
+		{"wrong password (error)", testenv.Do(t, h, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": email, "password": "wrong password!"}), http.StatusUnauthorized},
+		{"gateway 404", testenv.Do(t, h, http.MethodGet, "/api/v1/nope", "", nil), http.StatusNotFound},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.res.Code != c.want {
+				t.Fatalf("status = %d %s, want %d", c.res.Code, c.res.Body, c.want)
+			}
+			wantNoStore(t, c.res)
+		})
+	}
+}
+
+// TestServerTimeouts: the server cmd/diary listens with has read, write and idle timeouts
+// (the project's, httpapi.NewServer, where their sizing is tested).
+func TestServerTimeouts(t *testing.T) {
+	testenv.WantProjectTimeouts(t, newServer("127.0.0.1:0", http.NotFoundHandler()))
+}
