@@ -288,7 +288,7 @@ func serveHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func serveNoRoute(w http.ResponseWriter, r *http.Request) {
-	httpapi.Fail(w, r, httpapi.NewError(http.StatusNotFound, "not_found", "no such endpoint"))
+	httpapi.Fail(w, r, httpapi.ErrNoRoute)
 }
 
 func serveBytes(body []byte, contentType string) http.Handler {
@@ -298,13 +298,13 @@ func serveBytes(body []byte, contentType string) http.Handler {
 	})
 }
 
-// getOnly answers methods other than GET and HEAD with 405 in the error shape (ServeMux's
-// own 405 is plain text).
+// getOnly answers methods other than GET and HEAD with the 405 every function answers
+// (ServeMux's own 405 is plain text).
 func getOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			httpapi.Fail(w, r, httpapi.NewError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"))
+			httpapi.Fail(w, r, httpapi.ErrMethodNotAllowed)
 			return
 		}
 		next.ServeHTTP(w, r)

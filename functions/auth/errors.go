@@ -20,7 +20,6 @@ var (
 		"the refresh token was already used, so the session has been revoked; log in again")
 	errInvalidRecoveryCode = httpapi.NewError(http.StatusUnauthorized, "invalid_recovery_code",
 		"the recovery code is invalid or already used")
-	errUnknownRoute = httpapi.NewError(http.StatusNotFound, "not_found", "no such endpoint")
 )
 
 // rateLimited is the 429 for a client or account that made too many attempts.

@@ -32,7 +32,11 @@ type storageJSON struct {
 // entries, so only uce has it; and how much of the media quota is used.
 func (s *server) features(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p, _ := httpapi.PrincipalFrom(ctx)
+	p, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	used, err := mediaBytesUsed(ctx, s.db, p.UserID)
 	if err != nil {
 		httpapi.Fail(w, r, fmt.Errorf("auth: features: %w", err))

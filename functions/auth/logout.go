@@ -11,8 +11,12 @@ import (
 // function from now on, and its refresh token cannot be rotated.
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p, _ := httpapi.PrincipalFrom(ctx)
-	if err := s.sessions.Revoke(ctx, p.Session.ID); err != nil {
+	c, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	if err := s.sessions.Revoke(ctx, c.SessionID); err != nil {
 		httpapi.Fail(w, r, redisFailure(ctx, fmt.Errorf("auth: logout: %w", err)))
 		return
 	}

@@ -11,8 +11,12 @@ import (
 
 // me answers the caller's own user.
 func (s *server) me(w http.ResponseWriter, r *http.Request) {
-	p, _ := httpapi.PrincipalFrom(r.Context())
-	u, err := userByID(r.Context(), s.db, p.UserID)
+	c, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	u, err := userByID(r.Context(), s.db, c.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		// The account is gone while its session lived on.
 		httpapi.Fail(w, r, httpapi.ErrUnauthorized)

@@ -3,7 +3,6 @@ package entries
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/httpapi"
-	"github.com/xmojo/diary/shared/session"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -30,7 +28,6 @@ const emitTimeout = 2 * time.Second
 // api holds what the handlers need.
 type api struct {
 	db       *pgxpool.Pool
-	sessions *session.Store
 	emitter  *eventing.Emitter
 	// retention is how long a deleted entry can be restored.
 	retention time.Duration
@@ -40,55 +37,35 @@ type api struct {
 	pageMaxBytes int64
 }
 
-// errSessionKeyUnavailable answers a uce request whose session holds no master key: the
-// server cannot encrypt or decrypt for it until the user logs in again.
-var errSessionKeyUnavailable = httpapi.NewError(http.StatusUnauthorized, "session_key_unavailable",
-	"this session holds no encryption key; log in again")
-
 // errEntryUnreadable is the answer for an entry that failed its integrity check. It tells
 // the client what happened without any of the entry.
 var errEntryUnreadable = httpapi.NewError(http.StatusInternalServerError, "entry_unreadable",
 	"an entry failed its integrity check and cannot be shown")
 
-// caller is the authenticated user of a request, with the uce master key for the
-// request's duration.
+// caller is the request's httpapi.Caller as the handlers use it: the user and tier, and
+// for uce, when the handler encrypts or decrypts, the master key, which Authenticate wipes
+// when the handler returns.
 type caller struct {
 	userID string
 	tier   string
 	key    []byte // uce only
 }
 
-// callerOf returns the request's caller. A uce caller gets its master key from the
-// session; one whose session holds none is answered 401 session_key_unavailable.
+// callerOf returns the request's caller, with the master key when needKey and the caller
+// is uce; a uce session that holds none answers 401 session_key_unavailable, as in every
+// function.
 func (a *api) callerOf(r *http.Request, needKey bool) (caller, error) {
-	p, ok := httpapi.PrincipalFrom(r.Context())
-	if !ok {
-		return caller{}, httpapi.ErrUnauthorized
+	hc, err := httpapi.CallerOf(r)
+	if err != nil {
+		return caller{}, err
 	}
-	c := caller{userID: p.UserID, tier: p.Tier}
-	switch p.Tier {
-	case tierE2E:
-	case tierUCE:
-		if !needKey {
-			break
+	c := caller{userID: hc.UserID, tier: hc.Tier}
+	if needKey && hc.Tier == tierUCE {
+		if c.key, err = hc.MasterKey(); err != nil {
+			return caller{}, err
 		}
-		key, err := a.sessions.MasterKey(p.Session)
-		if errors.Is(err, session.ErrNoMasterKey) {
-			return caller{}, errSessionKeyUnavailable
-		}
-		if err != nil {
-			return caller{}, fmt.Errorf("entries: master key: %w", err)
-		}
-		c.key = key
-	default:
-		return caller{}, httpapi.ErrUnauthorized
 	}
 	return c, nil
-}
-
-// wipe clears the master key once the request is done with it.
-func (c caller) wipe() {
-	clear(c.key)
 }
 
 // entryID returns the {id} path value, or false when it is not a UUID: such an entry

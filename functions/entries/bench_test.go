@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
@@ -111,7 +112,7 @@ func BenchmarkPageMemory(b *testing.B) {
 		{"control", strings.Repeat("\x01", maxContentBytes)},
 	} {
 		u := testenv.NewUser(b, svc, "uce")
-		seedEntries(b, svc, u, maxLimit, kind.content)
+		seedEntries(b, svc, u, keyset.MaxLimit, kind.content)
 		for _, budget := range []struct {
 			name  string
 			bytes int64
@@ -240,7 +241,7 @@ func TestBenchSQLMatchesStore(t *testing.T) {
 		"get.sql": {"SELECT " + entryColumns + "\n\t\tFROM entries e\n\t\tWHERE e.id = :eid AND e.user_id = :uid AND (:include_deleted OR e.deleted_at IS NULL);"},
 	}
 	// The list's SQL is built per request: the default list's, with pgbench's variables.
-	sql, args := listQuery("u", listFilter{size: pageSize{limit: defaultLimit, maxBytes: defaultPageMaxBytes}})
+	sql, args := listQuery("u", listFilter{size: pageSize{limit: keyset.DefaultLimit, maxBytes: defaultPageMaxBytes}})
 	for i := len(args); i > 1; i-- {
 		sql = strings.ReplaceAll(sql, "$"+strconv.Itoa(i), fmt.Sprint(args[i-1]))
 	}

@@ -28,7 +28,6 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	defer c.wipe()
 	var req entryRequest
 	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
 		fail(w, r, err)
@@ -136,7 +135,6 @@ func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	defer c.wipe()
 	row, err := findEntry(r.Context(), a.db, c.userID, id, false)
 	if err != nil {
 		fail(w, r, err)
@@ -165,7 +163,6 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	defer c.wipe()
 	var req entryRequest
 	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
 		fail(w, r, err)
@@ -273,7 +270,6 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	defer c.wipe()
 	pre := ifMatch(r)
 	var view any
 	var row entryRow

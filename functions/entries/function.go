@@ -75,7 +75,7 @@ func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.H
 	if cfg.PageMaxBytes <= 0 {
 		cfg.PageMaxBytes = defaultPageMaxBytes
 	}
-	api := &api{db: svc.DB, sessions: svc.Sessions, emitter: emitter,
+	api := &api{db: svc.DB, emitter: emitter,
 		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL, pageMaxBytes: cfg.PageMaxBytes}
 	return routes(api, svc, logger), nil
 }

@@ -14,11 +14,6 @@ import (
 	"github.com/xmojo/diary/shared/keyset"
 )
 
-const (
-	defaultLimit = 20
-	maxLimit     = 100
-)
-
 // listEntries serves GET /api/v1/entries: a page of the caller's entries, newest
 // occurred_at first, or, with updated_since, a page of the sync feed.
 func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +32,6 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	defer c.wipe()
 	rows, more, err := findEntries(r.Context(), a.db, c.userID, f)
 	if err != nil {
 		fail(w, r, err)
@@ -88,7 +82,6 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 		fail(w, r, err)
 		return
 	}
-	defer c.wipe()
 	var rows []entryRow
 	var more bool
 	resume := pos.afterSeq
@@ -147,7 +140,7 @@ var listOnlyParams = []string{"cursor", "mood", "source", "tag", "from", "to"}
 
 func parseFeedQuery(q url.Values) (feedPosition, int, error) {
 	fields := map[string]string{}
-	limit := parseLimit(q, fields)
+	limit := keyset.ParseLimit(q, fields)
 	var pos feedPosition
 	since := q.Get("updated_since")
 	if strings.Contains(since, ":") {
@@ -180,15 +173,8 @@ func parseFeedQuery(q url.Values) (feedPosition, int, error) {
 
 func parseListFilter(q url.Values, maxBytes int64) (listFilter, error) {
 	fields := map[string]string{}
-	f := listFilter{size: pageSize{limit: parseLimit(q, fields), maxBytes: maxBytes}}
-	if q.Has("cursor") {
-		c, ok := keyset.Decode(q.Get("cursor"), listCursorKind)
-		if ok {
-			f.after = &c
-		} else {
-			fields["cursor"] = "is not a cursor from an earlier page"
-		}
-	}
+	page := keyset.ParsePage(q, listCursorKind, fields)
+	f := listFilter{size: pageSize{limit: page.Limit, maxBytes: maxBytes}, after: page.After}
 	if q.Has("mood") {
 		mood := strings.TrimSpace(q.Get("mood"))
 		f.mood = &mood
@@ -217,18 +203,6 @@ func parseListFilter(q url.Values, maxBytes int64) (listFilter, error) {
 		return listFilter{}, httpapi.Invalid(fields)
 	}
 	return f, nil
-}
-
-func parseLimit(q url.Values, fields map[string]string) int {
-	if !q.Has("limit") {
-		return defaultLimit
-	}
-	n, err := strconv.Atoi(q.Get("limit"))
-	if err != nil || n < 1 || n > maxLimit {
-		fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(maxLimit)
-		return 0
-	}
-	return n
 }
 
 // parseDay reads from or to: an RFC 3339 time, or a date (YYYY-MM-DD, UTC). from is

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,13 +50,17 @@ func view(j jobRow) jobView {
 // getJob answers GET /api/v1/jobs/{id}: the caller's job, or 404 for an unknown id, a
 // malformed one, someone else's job or a system job.
 func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
-	p, _ := httpapi.PrincipalFrom(r.Context())
+	c, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
-	j, err := getJob(r.Context(), a.db, p.UserID, id.String())
+	j, err := getJob(r.Context(), a.db, c.UserID, id.String())
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
@@ -77,47 +80,38 @@ type listPage struct {
 // first, so a user can find jobs they did not start themselves (their share of the daily
 // cleanup).
 func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
-	p, _ := httpapi.PrincipalFrom(r.Context())
+	c, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
-	f := listFilter{kind: q.Get("kind"), limit: 20}
 	bad := map[string]string{}
+	page := keyset.ParsePage(q, listCursorKind, bad)
+	f := listFilter{kind: q.Get("kind"), limit: page.Limit, after: page.After}
 	if f.kind != "" && !kindPattern.MatchString(f.kind) {
 		bad["kind"] = "must be a job kind such as cleanup"
-	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			bad["limit"] = "must be an integer from 1 to 100"
-		}
-		f.limit = n
-	}
-	if s := q.Get("cursor"); s != "" {
-		c, ok := keyset.Decode(s, listCursorKind)
-		if !ok {
-			bad["cursor"] = "is not a cursor this endpoint returned"
-		}
-		f.after = &c
 	}
 	if len(bad) > 0 {
 		httpapi.Fail(w, r, httpapi.Invalid(bad))
 		return
 	}
-	rows, err := listJobs(r.Context(), a.db, p.UserID, f)
+	rows, err := listJobs(r.Context(), a.db, c.UserID, f)
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	page := listPage{Items: []jobView{}}
+	out := listPage{Items: []jobView{}}
 	if len(rows) > f.limit {
 		rows = rows[:f.limit]
 		last := rows[len(rows)-1]
 		next := keyset.Position{At: last.CreatedAt, ID: last.ID}.Encode(listCursorKind)
-		page.NextCursor = &next
+		out.NextCursor = &next
 	}
 	for _, j := range rows {
-		page.Items = append(page.Items, view(j))
+		out.Items = append(out.Items, view(j))
 	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // listCursorKind tags the jobs list's cursors (a keyset.Position in (created_at, id)).

@@ -145,7 +145,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	p := principal(r)
+	p, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	names, err := s.filenames(p)
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -270,7 +274,11 @@ func sameEntry(attached *string, entryID string) bool {
 // has counted since it was granted, and becoming ready changes no sum.
 func (s *server) complete(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p := principal(r)
+	p, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	m, err := s.mediaFromPath(r, p)
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -303,7 +311,11 @@ func (s *server) complete(w http.ResponseWriter, r *http.Request) {
 
 // get answers GET /{id}.
 func (s *server) get(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
+	p, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	m, err := s.mediaFromPath(r, p)
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -319,7 +331,11 @@ type downloadResponse struct {
 
 // download answers GET /{id}/download with a presigned GET of a ready media.
 func (s *server) download(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
+	p, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	m, err := s.mediaFromPath(r, p)
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -339,7 +355,11 @@ func (s *server) download(w http.ResponseWriter, r *http.Request) {
 
 // delete answers DELETE /{id}: a soft delete; the janitor removes the object.
 func (s *server) delete(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
+	p, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	id, ok := pathID(r)
 	if !ok {
 		httpapi.Fail(w, r, httpapi.ErrNotFound)
@@ -353,12 +373,6 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Pagination of the list.
-const (
-	defaultListLimit = 20
-	maxListLimit     = 100
-)
-
 type listResponse struct {
 	Items      []mediaView `json:"items"`
 	NextCursor *string     `json:"next_cursor"`
@@ -366,7 +380,11 @@ type listResponse struct {
 
 // list answers GET /?limit=&cursor=&entry_id=: the caller's media, newest first.
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
+	p, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	f, err := parseListQuery(r)
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -404,22 +422,9 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 
 func parseListQuery(r *http.Request) (listFilter, error) {
 	q := r.URL.Query()
-	f := listFilter{limit: defaultListLimit}
 	fields := map[string]string{}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListLimit {
-			fields["limit"] = "must be an integer from 1 to " + strconv.Itoa(maxListLimit)
-		}
-		f.limit = n
-	}
-	if v := q.Get("cursor"); v != "" {
-		c, ok := keyset.Decode(v, listCursorKind)
-		if !ok {
-			fields["cursor"] = "is not a cursor from this list"
-		}
-		f.after = &c
-	}
+	page := keyset.ParsePage(q, listCursorKind, fields)
+	f := listFilter{limit: page.Limit, after: page.After}
 	if v := q.Get("entry_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
@@ -449,7 +454,7 @@ func pathID(r *http.Request) (string, bool) {
 
 // mediaFromPath loads the caller's media named by the path: not found when the id is
 // malformed, unknown, deleted or another user's.
-func (s *server) mediaFromPath(r *http.Request, p httpapi.Principal) (mediaRow, error) {
+func (s *server) mediaFromPath(r *http.Request, p httpapi.Caller) (mediaRow, error) {
 	id, ok := pathID(r)
 	if !ok {
 		return mediaRow{}, httpapi.ErrNotFound
@@ -457,7 +462,7 @@ func (s *server) mediaFromPath(r *http.Request, p httpapi.Principal) (mediaRow, 
 	return getMedia(r.Context(), s.svc.DB, p.UserID, id)
 }
 
-func (s *server) writeMedia(w http.ResponseWriter, r *http.Request, p httpapi.Principal, status int, m mediaRow) {
+func (s *server) writeMedia(w http.ResponseWriter, r *http.Request, p httpapi.Caller, status int, m mediaRow) {
 	names, err := s.filenames(p)
 	if err != nil {
 		httpapi.Fail(w, r, err)

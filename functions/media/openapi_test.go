@@ -25,7 +25,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	served := map[string]bool{}
 	for _, rt := range routeTable(&server{}) {
-		served[rt.method+" "+basePath+rt.path] = true
+		served[rt.Method+" "+basePath+rt.Path] = true
 	}
 	for r := range served {
 		if !documented[r] {

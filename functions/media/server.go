@@ -68,15 +68,6 @@ func newServer(cfg Config, svc *platform.Services, objects *objstore.Store) (*se
 	return &server{svc: svc, objects: objects, quota: cfg.StorageQuotaBytes, uploadTTL: urlTTL, downloadTTL: urlTTL}, nil
 }
 
-// principal returns the caller, whom Authenticate put in the context of every route.
-func principal(r *http.Request) httpapi.Principal {
-	p, ok := httpapi.PrincipalFrom(r.Context())
-	if !ok {
-		panic("media: route served without Authenticate")
-	}
-	return p
-}
-
 // filenames seals and opens filenames for one caller. A uce user's filename is sealed
 // under the master key from the session, bound to the user and the media id; an e2e
 // user's is stored as the client sent it (its own ciphertext, if it encrypts it).
@@ -85,13 +76,15 @@ type filenames struct {
 	key    []byte // nil for e2e
 }
 
-func (s *server) filenames(p httpapi.Principal) (filenames, error) {
+// filenames returns the caller's filenames. A uce session that holds no master key
+// answers 401 session_key_unavailable, as in every function.
+func (s *server) filenames(p httpapi.Caller) (filenames, error) {
 	if p.Tier != "uce" {
 		return filenames{userID: p.UserID}, nil
 	}
-	key, err := s.svc.Sessions.MasterKey(p.Session)
+	key, err := p.MasterKey()
 	if err != nil {
-		return filenames{}, fmt.Errorf("media: filename key: %w", err)
+		return filenames{}, err
 	}
 	return filenames{userID: p.UserID, key: key}, nil
 }

@@ -1,7 +1,7 @@
-// Package httpapi owns what every HTTP function shares at its edge: the error shape
-// {"detail","code"}, strict JSON decoding, request ids, access logs, the time limits of a
-// request, the rule that no answer is cached, and the middleware that authenticates a
-// caller.
+// Package httpapi owns what every HTTP function shares at its edge: the route table and
+// its 404 and 405 answers, the error shape {"detail","code"}, strict JSON decoding, request
+// ids, access logs, the time limits of a request, the rule that no answer is cached, and
+// the middleware that authenticates a request and the Caller it gives the handler.
 package httpapi
 
 import (

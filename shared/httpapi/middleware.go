@@ -19,7 +19,7 @@ type ctxKey int
 
 const (
 	loggerKey ctxKey = iota
-	principalKey
+	callerKey
 	requestIDKey
 	accessLoggedKey
 )
@@ -166,32 +166,17 @@ func TrimTrailingSlash(next http.Handler) http.Handler {
 	})
 }
 
-// Principal is the authenticated caller of a request.
-type Principal struct {
-	UserID  string
-	Tier    string
-	Session session.Session
-}
-
-// PrincipalFrom returns the caller put in the context by Authenticate.
-func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey).(Principal)
-	return p, ok
-}
-
-// WithPrincipal returns ctx carrying p (for tests and in-process callers).
-func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey, p)
-}
-
-// SessionGetter finds live sessions; *session.Store satisfies it.
-type SessionGetter interface {
+// SessionStore is what Authenticate needs of the session store, *session.Store: the live
+// session an access token names, and the master key such a session holds.
+type SessionStore interface {
 	Get(ctx context.Context, id string) (session.Session, error)
+	MasterKey(sess session.Session) ([]byte, error)
 }
 
 // Authenticate requires a valid bearer access token whose session is still alive, and
-// puts the caller in the request context. Every failure answers the same 401.
-func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) http.Handler {
+// puts the Caller in the request context. Every failure answers the same 401. Once next
+// returns, every master key the handler opened through the Caller is wiped.
+func Authenticate(v *token.Verifier, sessions SessionStore, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearer(r)
 		if !ok {
@@ -223,7 +208,9 @@ func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) 
 			Fail(w, r, Unavailable("sessions are unavailable, try again shortly"))
 			return
 		}
-		ctx := context.WithValue(r.Context(), principalKey, Principal{UserID: claims.Subject, Tier: claims.Tier, Session: sess})
+		keys := &requestKeys{sessions: sessions, session: sess}
+		defer keys.wipe()
+		ctx := context.WithValue(r.Context(), callerKey, Caller{UserID: claims.Subject, Tier: claims.Tier, SessionID: sess.ID, keys: keys})
 		ctx = context.WithValue(ctx, loggerKey, Logger(ctx).With("user_id", claims.Subject))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

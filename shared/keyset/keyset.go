@@ -1,6 +1,7 @@
-// Package keyset owns the opaque cursors of keyset pagination: the position after the
-// last row of a page, a time and a UUID, encoded so clients cannot read or forge more than
-// a position in their own (user-scoped) rows.
+// Package keyset owns keyset pagination at the edge: the opaque cursors (the position
+// after the last row of a page, a time and a UUID, encoded so clients cannot read or forge
+// more than a position in their own, user-scoped, rows) and the page request, limit and
+// cursor, that every list parses and validates the same way.
 package keyset
 
 import (

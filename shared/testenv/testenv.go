@@ -129,6 +129,21 @@ func NewUser(t testing.TB, svc *platform.Services, tier string) User {
 	return u
 }
 
+// KeylessAccessToken opens another session of u that holds no master key, as a uce session
+// opened without one would, and returns its access token.
+func KeylessAccessToken(t testing.TB, svc *platform.Services, u User) string {
+	t.Helper()
+	sess, _, err := svc.Sessions.Create(context.Background(), u.ID, u.Tier, nil)
+	if err != nil {
+		t.Fatalf("create session: %v", err)
+	}
+	token, _, err := Issuer(t).Issue(u.ID, sess.ID, u.Tier)
+	if err != nil {
+		t.Fatalf("issue token: %v", err)
+	}
+	return token
+}
+
 // LogBuffer is a concurrency-safe buffer for captured logs.
 type LogBuffer struct {
 	mu  sync.Mutex
