@@ -308,6 +308,51 @@ func TestEveryDocumentedRouteIsServed(t *testing.T) {
 	}
 }
 
+// TestUnservedRequestsAnswerAlike: every function, and the gateway itself, answers a
+// documented path under a method it does not take with the same 405, whose Allow header
+// lists exactly the methods the document gives that path (with HEAD beside GET, which
+// answers it), and a path it does not serve with the same 404.
+func TestUnservedRequestsAnswerAlike(t *testing.T) {
+	h := startGateway(t, diary.NewInProcess(groupFunctions()), inProcessEnv(t))
+	doc := openAPIDocument(t)
+	const id = "5d9f3c2a-8b1e-4f6a-9c7d-2e4b6a8c0d1f"
+	type errorBody struct{ Detail, Code string }
+	answers := map[int]map[errorBody][]string{http.StatusMethodNotAllowed: {}, http.StatusNotFound: {}}
+	check := func(method, path string, want int, wantAllow string) {
+		t.Helper()
+		res := testenv.Do(t, h, method, path, "", nil)
+		if res.Code != want || res.Header().Get("Allow") != wantAllow {
+			t.Errorf("%s %s = %d Allow %q %s, want %d Allow %q", method, path, res.Code, res.Header().Get("Allow"), res.Body, want, wantAllow)
+			return
+		}
+		var e errorBody
+		decodeJSON(t, res.Body.Bytes(), &e)
+		answers[want][e] = append(answers[want][e], method+" "+path)
+	}
+	for path, item := range doc.Paths {
+		var allow []string
+		for key := range item {
+			if isMethod(key) {
+				allow = append(allow, strings.ToUpper(key))
+			}
+		}
+		if slices.Contains(allow, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
+		}
+		slices.Sort(allow)
+		check(http.MethodPatch, fillPath(path, id), http.StatusMethodNotAllowed, strings.Join(allow, ", "))
+	}
+	for _, name := range diary.Groups() {
+		check(http.MethodGet, "/api/v1/"+name+"/no-such-route/"+id+"/x", http.StatusNotFound, "")
+	}
+	check(http.MethodGet, "/api/v1/no-such-group", http.StatusNotFound, "")
+	for status, bodies := range answers {
+		if len(bodies) != 1 {
+			t.Errorf("the %d answers differ: %v", status, bodies)
+		}
+	}
+}
+
 // TestCommittedOpenAPIIsTheMerge: the openapi.json the gateway serves is exactly the merge
 // of the functions' fragments as they are now; `go generate` at the root refreshes it.
 func TestCommittedOpenAPIIsTheMerge(t *testing.T) {

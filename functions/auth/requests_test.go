@@ -58,7 +58,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/api/v1/auth/nope", http.StatusNotFound, "not_found", ""},
 		{"GET", "/api/v1/auth", http.StatusNotFound, "not_found", ""},
 		{"GET", "/api/v1/auth/login", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
-		{"DELETE", "/api/v1/auth/me", http.StatusMethodNotAllowed, "method_not_allowed", "GET"},
+		{"DELETE", "/api/v1/auth/me", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
 		{"GET", "/api/v1/auth/logout/", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
 		{"GET", "/api/v1/auth/me/", http.StatusUnauthorized, "not_authenticated", ""},
 	}

@@ -27,8 +27,8 @@ const emitTimeout = 2 * time.Second
 
 // api holds what the handlers need.
 type api struct {
-	db       *pgxpool.Pool
-	emitter  *eventing.Emitter
+	db      *pgxpool.Pool
+	emitter *eventing.Emitter
 	// retention is how long a deleted entry can be restored.
 	retention time.Duration
 	// idempotencyTTL is how long an Idempotency-Key is honoured.

@@ -345,22 +345,24 @@ func TestRouting(t *testing.T) {
 		method, path string
 		token        string
 		want         int
+		allow        string
 	}{
-		{"no token", "GET", "/api/v1/entries", "", 401},
-		{"bad token", "GET", entryPath(e.ID), "not-a-jwt", 401},
-		{"trailing slash list", "GET", "/api/v1/entries/", u.AccessToken, 200},
-		{"trailing slash get", "GET", entryPath(e.ID) + "/", u.AccessToken, 200},
-		{"id not a uuid", "GET", entryPath("42"), u.AccessToken, 404},
-		{"unknown entry", "GET", entryPath("0190a4d2-0000-7000-8000-000000000000"), u.AccessToken, 404},
-		{"unknown sub-path", "GET", entryPath(e.ID) + "/comments", u.AccessToken, 404},
-		{"method not allowed", "PATCH", entryPath(e.ID), u.AccessToken, 405},
-		{"method not allowed on list", "DELETE", "/api/v1/entries", u.AccessToken, 405},
+		{"no token", "GET", "/api/v1/entries", "", 401, ""},
+		{"bad token", "GET", entryPath(e.ID), "not-a-jwt", 401, ""},
+		{"trailing slash list", "GET", "/api/v1/entries/", u.AccessToken, 200, ""},
+		{"trailing slash get", "GET", entryPath(e.ID) + "/", u.AccessToken, 200, ""},
+		{"id not a uuid", "GET", entryPath("42"), u.AccessToken, 404, ""},
+		{"unknown entry", "GET", entryPath("0190a4d2-0000-7000-8000-000000000000"), u.AccessToken, 404, ""},
+		{"unknown sub-path", "GET", entryPath(e.ID) + "/comments", u.AccessToken, 404, ""},
+		{"method not allowed", "PATCH", entryPath(e.ID), u.AccessToken, 405, "DELETE, GET, HEAD, PUT"},
+		{"method not allowed on list", "DELETE", "/api/v1/entries", u.AccessToken, 405, "GET, HEAD, POST"},
+		{"method not allowed on restore", "GET", entryPath(e.ID) + "/restore", u.AccessToken, 405, "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := testenv.Do(t, h.h, tt.method, tt.path, tt.token, nil)
-			if res.Code != tt.want {
-				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, res.Code, res.Body, tt.want)
+			if res.Code != tt.want || res.Header().Get("Allow") != tt.allow {
+				t.Fatalf("%s %s = %d Allow %q %s, want %d Allow %q", tt.method, tt.path, res.Code, res.Header().Get("Allow"), res.Body, tt.want, tt.allow)
 			}
 			if tt.want != 200 {
 				if e := decodeJSON[errorJSON](t, res); e.Code == "" {

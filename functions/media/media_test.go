@@ -647,13 +647,48 @@ func TestList(t *testing.T) {
 		t.Errorf("GET / = %s, want 5 items and next_cursor null", resp.Body)
 	}
 
-	for _, q := range []string{"limit=0", "limit=101", "limit=x", "cursor=!!!", "cursor=bm90LWEtY3Vyc29y", "entry_id=nope"} {
-		resp := testenv.Do(t, f.h, http.MethodGet, "/api/v1/media?"+q, u.AccessToken, nil)
+	// limit and cursor are refused as by every list, "limit=" and "cursor=" included
+	// (they were taken as the defaults).
+	testenv.WantPageRefusals(t, f.h, u.AccessToken, "/api/v1/media", true)
+	testenv.WantPageRefusals(t, f.h, u.AccessToken, "/api/v1/media?entry_id="+uuid.NewString(), true)
+	resp = testenv.Do(t, f.h, http.MethodGet, "/api/v1/media?entry_id=nope", u.AccessToken, nil)
+	var e errorAnswer
+	resp.JSON(t, &e)
+	if resp.Code != http.StatusUnprocessableEntity || e.Fields["entry_id"] == "" {
+		t.Errorf("GET /?entry_id=nope = %d %s, want 422 naming entry_id", resp.Code, resp.Body)
+	}
+}
+
+// TestSessionWithoutKey: a uce session that holds no master key cannot seal or open
+// filenames, and answers 401 session_key_unavailable, as entries does (it was a 500).
+// Calls that need no filename still work.
+func TestSessionWithoutKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := testenv.NewUser(t, f.svc, "uce")
+	m := f.uploadReady(t, u, "x.png", "image/png", randomBytes(t, 10))
+	keyless := testenv.KeylessAccessToken(t, f.svc, u)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{http.MethodPost, "/api/v1/media/upload", uploadBody("y.png", "image/png", randomBytes(t, 10))},
+		{http.MethodGet, "/api/v1/media", nil},
+		{http.MethodGet, "/api/v1/media/" + m.ID, nil},
+		{http.MethodPost, "/api/v1/media/" + m.ID + "/complete", nil},
+	} {
+		resp := testenv.Do(t, f.h, c.method, c.path, keyless, c.body)
 		var e errorAnswer
 		resp.JSON(t, &e)
-		if resp.Code != http.StatusUnprocessableEntity {
-			t.Errorf("GET /?%s = %d %s, want 422", q, resp.Code, resp.Body)
+		if resp.Code != http.StatusUnauthorized || e.Code != "session_key_unavailable" {
+			t.Errorf("%s %s without a session key = %d %s, want 401 session_key_unavailable", c.method, c.path, resp.Code, resp.Body)
 		}
+	}
+	if resp := testenv.Do(t, f.h, http.MethodGet, "/api/v1/media/"+m.ID+"/download", keyless, nil); resp.Code != http.StatusOK {
+		t.Errorf("GET /{id}/download without a session key = %d %s, want 200", resp.Code, resp.Body)
+	}
+	if resp := testenv.Do(t, f.h, http.MethodDelete, "/api/v1/media/"+m.ID, keyless, nil); resp.Code != http.StatusNoContent {
+		t.Errorf("DELETE /{id} without a session key = %d %s, want 204", resp.Code, resp.Body)
 	}
 }
 
@@ -664,17 +699,20 @@ func TestRoutes(t *testing.T) {
 	tests := []struct {
 		method, path string
 		want         int
+		allow        string
 	}{
-		{http.MethodPut, "/api/v1/media/upload", http.StatusMethodNotAllowed},
-		{http.MethodPut, "/api/v1/media/" + uuid.NewString(), http.StatusMethodNotAllowed},
-		{http.MethodGet, "/api/v1/media/a/b/c", http.StatusNotFound},
-		{http.MethodGet, "/api/v1/elsewhere", http.StatusNotFound},
-		{http.MethodGet, "/api/v1/media", http.StatusOK},
-		{http.MethodGet, "/api/v1/media/", http.StatusOK},
+		{http.MethodPut, "/api/v1/media/upload", http.StatusMethodNotAllowed, "POST"}, // the literal path, not /{id}
+		{http.MethodPut, "/api/v1/media/" + uuid.NewString(), http.StatusMethodNotAllowed, "DELETE, GET, HEAD"},
+		{http.MethodGet, "/api/v1/media/" + uuid.NewString() + "/complete", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodGet, "/api/v1/media/a/b/c", http.StatusNotFound, ""},
+		{http.MethodGet, "/api/v1/elsewhere", http.StatusNotFound, ""},
+		{http.MethodGet, "/api/v1/media", http.StatusOK, ""},
+		{http.MethodGet, "/api/v1/media/", http.StatusOK, ""},
 	}
 	for _, tt := range tests {
-		if resp := testenv.Do(t, f.h, tt.method, tt.path, u.AccessToken, nil); resp.Code != tt.want {
-			t.Errorf("%s %s = %d %s, want %d", tt.method, tt.path, resp.Code, resp.Body, tt.want)
+		resp := testenv.Do(t, f.h, tt.method, tt.path, u.AccessToken, nil)
+		if resp.Code != tt.want || resp.Header().Get("Allow") != tt.allow {
+			t.Errorf("%s %s = %d Allow %q %s, want %d Allow %q", tt.method, tt.path, resp.Code, resp.Header().Get("Allow"), resp.Body, tt.want, tt.allow)
 		}
 	}
 }

@@ -150,19 +150,24 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 	})
 }
 
-// TrimTrailingSlash serves "/a/b/" as "/a/b", as the API contract allows.
+// TrimTrailingSlash serves "/a/b/" as "/a/b", as the API contract allows. The route
+// pattern the mux below found is copied back to r, so the access log names the route for
+// "/a/b/" too, not the path with its ids.
 func TrimTrailingSlash(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
-			r2 := r.Clone(r.Context())
-			r2.URL.Path = strings.TrimRight(p, "/")
-			if r2.URL.Path == "" {
-				r2.URL.Path = "/"
-			}
-			r2.URL.RawPath = ""
-			r = r2
+		p := r.URL.Path
+		if len(p) <= 1 || !strings.HasSuffix(p, "/") {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = strings.TrimRight(p, "/")
+		if r2.URL.Path == "" {
+			r2.URL.Path = "/"
+		}
+		r2.URL.RawPath = ""
+		next.ServeHTTP(w, r2)
+		r.Pattern = r2.Pattern
 	})
 }
 

@@ -51,13 +51,18 @@ var (
 // Handler serves the table the same way for every function: each route is its own
 // ServeMux pattern (so the access log records the route pattern, never the path with its
 // ids), "/a/b/" is served as "/a/b", and a request no route matches answers in the error
-// shape: 405 method_not_allowed with Allow when its path is served under other methods,
-// else 404 not_found. Observe is the outermost layer. It panics on a table ServeMux
-// refuses (two routes that conflict) or one that needs authentication without a
-// Verifier and Sessions: both are programming errors, found by any test that builds it.
+// shape: 405 method_not_allowed when its path is a route's path under another method,
+// with Allow listing the methods of that path, else 404 not_found. Observe is the
+// outermost layer. It panics on a table ServeMux refuses (two routes, or two route paths,
+// that overlap with neither more specific) or one that needs authentication without a
+// Verifier and Sessions: programming errors, found by any test that builds the table.
 func (t RouteTable) Handler() http.Handler {
 	mux := http.NewServeMux()
-	var methods []string
+	// paths matches a request's path alone against the routes' paths, the way mux does
+	// (a literal segment wins over a wildcard), so the 405 names the methods of the path
+	// the request meant: POST /media/upload, not GET /media/{id} as well.
+	paths := http.NewServeMux()
+	methods := map[string][]string{}
 	for _, rt := range t.Routes {
 		var h http.Handler = rt.Handler
 		if !rt.Public {
@@ -66,37 +71,30 @@ func (t RouteTable) Handler() http.Handler {
 			}
 			h = Authenticate(t.Verifier, t.Sessions, h)
 		}
-		mux.Handle(rt.Method+" "+t.BasePath+rt.Path, h)
-		methods = append(methods, rt.Method)
+		path := t.BasePath + rt.Path
+		mux.Handle(rt.Method+" "+path, h)
+		if _, seen := methods[path]; !seen {
+			paths.Handle(path, http.NotFoundHandler())
+		}
+		methods[path] = append(methods[path], rt.Method)
 		if rt.Method == http.MethodGet {
-			methods = append(methods, http.MethodHead)
+			methods[path] = append(methods[path], http.MethodHead)
 		}
 	}
-	slices.Sort(methods)
-	methods = slices.Compact(methods)
+	allow := map[string]string{}
+	for path, ms := range methods {
+		slices.Sort(ms)
+		allow[path] = strings.Join(slices.Compact(ms), ", ")
+	}
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		allow := allowedMethods(mux, r, methods)
-		if len(allow) == 0 {
+		_, path := paths.Handler(r)
+		a, ok := allow[path]
+		if !ok {
 			Fail(w, r, ErrNoRoute)
 			return
 		}
-		w.Header().Set("Allow", strings.Join(allow, ", "))
+		w.Header().Set("Allow", a)
 		Fail(w, r, ErrMethodNotAllowed)
 	}))
 	return Observe(t.Logger, t.Service, TrimTrailingSlash(mux))
-}
-
-// allowedMethods returns those of methods under which mux has a route for r's path: it
-// asks the mux itself, so the answer follows ServeMux's own matching of wildcards and
-// literal segments. Only requests no route serves pay for it.
-func allowedMethods(mux *http.ServeMux, r *http.Request, methods []string) []string {
-	var allow []string
-	probe := r.WithContext(r.Context())
-	for _, m := range methods {
-		probe.Method = m
-		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
-			allow = append(allow, m)
-		}
-	}
-	return allow
 }

@@ -46,7 +46,7 @@ func TestRouteTableAnswers(t *testing.T) {
 		{http.MethodPut, "/api/v1/sample", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST"},
 		{http.MethodPut, "/api/v1/sample/", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST"},
 		{http.MethodPut, "/api/v1/sample/x", http.StatusMethodNotAllowed, "method_not_allowed", "DELETE, GET, HEAD"},
-		{http.MethodPut, "/api/v1/sample/upload", http.StatusMethodNotAllowed, "method_not_allowed", "DELETE, GET, HEAD, POST"},
+		{http.MethodPut, "/api/v1/sample/upload", http.StatusMethodNotAllowed, "method_not_allowed", "POST"}, // not /{id}'s
 		{http.MethodGet, "/api/v1/sample/x/restore", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
 		{http.MethodGet, "/api/v1/sample/x/y", http.StatusNotFound, "not_found", ""},
 		{http.MethodPost, "/api/v1/sample/x/restore/more", http.StatusNotFound, "not_found", ""},
@@ -80,12 +80,13 @@ func TestRouteTableAnswers(t *testing.T) {
 }
 
 // TestRouteTableLogsPatterns: the access log names the route pattern, never the path with
-// its ids, and the catch-all for what no route serves.
+// its ids (also behind a trailing slash), and the catch-all for what no route serves.
 func TestRouteTableLogsPatterns(t *testing.T) {
 	var buf strings.Builder
 	h := sampleTable(slog.New(slog.NewJSONHandler(&buf, nil)))
 	tests := []struct{ method, path, wantRoute string }{
 		{http.MethodGet, "/api/v1/sample/5d9f3c2a-8b1e-4f6a-9c7d-2e4b6a8c0d1f", "GET /api/v1/sample/{id}"},
+		{http.MethodGet, "/api/v1/sample/5d9f3c2a-8b1e-4f6a-9c7d-2e4b6a8c0d1f/", "GET /api/v1/sample/{id}"},
 		{http.MethodPut, "/api/v1/sample/5d9f3c2a-8b1e-4f6a-9c7d-2e4b6a8c0d1f", "/"},
 		{http.MethodGet, "/api/v1/sample/secret/more", "/"},
 	}
