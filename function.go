@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/host"
 	"github.com/xmojo/diary/shared/httpapi"
@@ -24,8 +25,13 @@ import (
 // unset, the group runs in this process with the same environment.
 type Config struct {
 	// UpstreamTimeout bounds the wait for an upstream's response headers. It is generous
-	// because a scaled-to-zero function answers only after its cold start.
+	// because a scaled-to-zero function answers only after its cold start, and it must
+	// exceed platform.RequestBudget (the longest a function works on a request, auth's
+	// bounded waits included) so the gateway never gives up while a function still works.
 	UpstreamTimeout time.Duration `envconfig:"UPSTREAM_TIMEOUT" default:"30s"`
+	// ProxyTrust is TRUSTED_PROXIES and TRUSTED_PROXY_HOPS: whose X-Forwarded-For the
+	// gateway believes when it resolves the client address it forwards to the groups.
+	clientip.ProxyTrust
 	// PublicURL is the API's public base URL, given to clients as the OpenAPI server.
 	PublicURL string `envconfig:"PUBLIC_URL"`
 }
@@ -56,6 +62,10 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err := config.Load(env, &cfg); err != nil {
 		return fmt.Errorf("diary: %w", err)
 	}
+	clients, err := cfg.Resolver()
+	if err != nil {
+		return fmt.Errorf("diary: %w", err)
+	}
 	doc, err := buildOpenAPI(cfg.PublicURL, f.groups)
 	if err != nil {
 		return fmt.Errorf("diary: %w", err)
@@ -71,7 +81,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 
 	var local []localGroup
 	for _, g := range f.groups {
-		h, fn, err := mountGroup(ctx, g, env, cfg, m)
+		h, fn, err := mountGroup(ctx, g, env, cfg, m, clients)
 		if err != nil {
 			_ = stopGroups(ctx, local)
 			return fmt.Errorf("diary: %w", err)
@@ -90,13 +100,14 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 
 // mountGroup returns the handler serving g: a reverse proxy when its URL variable is set,
 // else the group's function started in-process (returned too, so Stop can reach it).
-func mountGroup(ctx context.Context, g group, env map[string]string, cfg Config, m *metrics) (http.Handler, any, error) {
+// Either way the group sees the client address clients resolves as its X-Forwarded-For.
+func mountGroup(ctx context.Context, g group, env map[string]string, cfg Config, m *metrics, clients *clientip.Resolver) (http.Handler, any, error) {
 	if raw := env[g.urlVar()]; raw != "" {
 		target, err := upstreamURL(raw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", g.urlVar(), err)
 		}
-		return newProxy(g.name, target, cfg.UpstreamTimeout, m), nil, nil
+		return newProxy(g.name, target, cfg.UpstreamTimeout, m, clients), nil, nil
 	}
 	fn := g.newFunction()
 	if s, ok := fn.(host.Starter); ok {
@@ -104,7 +115,7 @@ func mountGroup(ctx context.Context, g group, env map[string]string, cfg Config,
 			return nil, nil, fmt.Errorf("start %s in-process (or set %s): %w", g.name, g.urlVar(), err)
 		}
 	}
-	return http.HandlerFunc(fn.Handle), fn, nil
+	return forwardClient(clients, http.HandlerFunc(fn.Handle)), fn, nil
 }
 
 // upstreamURL checks an upstream setting: an absolute http(s) URL without query or

@@ -196,7 +196,9 @@ func assertError(t testing.TB, resp testenv.Response, status int, code string) a
 // computed once: under the race detector one cost-12 hash takes seconds.
 const testPassword = "the test password, long enough"
 
-var testPasswordHash = sync.OnceValues(func() (string, error) { return crypto.HashPassword(testPassword) })
+var testPasswordHash = sync.OnceValues(func() (string, error) {
+	return crypto.NewPasswords(nil).Hash(context.Background(), testPassword)
+})
 
 // insertAccount stores an account the way signup does (the same key wrapping and
 // recovery-code rows, through the package's own store functions) but with a password
