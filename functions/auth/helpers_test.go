@@ -50,6 +50,19 @@ func newHarness(t testing.TB, logger *slog.Logger, overrides ...string) harness 
 	return harness{h: http.HandlerFunc(f.Handle), svc: svc, cfg: cfg}
 }
 
+// rebuilt returns h's function served by a server built here and changed by edit first,
+// for tests that reach into it (a bound to hold, a wait to change). logger may be nil for
+// slog.Default().
+func (h harness) rebuilt(t testing.TB, logger *slog.Logger, edit func(*server)) http.Handler {
+	t.Helper()
+	s, err := newServer(h.cfg, h.svc)
+	if err != nil {
+		t.Fatalf("newServer() = %v", err)
+	}
+	edit(s)
+	return routes(s, h.svc, logger)
+}
+
 // randomIP returns a documentation IPv6 address in a /64 of its own, so tests that count
 // attempts per address never share a counter, even across runs.
 func randomIP(t testing.TB) string {

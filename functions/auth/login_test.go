@@ -98,14 +98,11 @@ func TestBcryptBoundFull(t *testing.T) {
 	// No free failures and an hour's delay: a single counted failure would make the
 	// owner's address wait.
 	h := newHarness(t, nil, "BCRYPT_CONCURRENCY", "1", "LOGIN_FREE_FAILURES", "0", "LOGIN_FAILURE_DELAY", "1h")
-	s, err := newServer(h.cfg, h.svc)
-	if err != nil {
-		t.Fatalf("newServer() = %v", err)
-	}
 	bound := crypto.NewBound(1)
-	s.passwords = crypto.NewPasswords(bound)
-	s.bcryptWait = 50 * time.Millisecond
-	handler := routes(s, h.svc, nil)
+	handler := h.rebuilt(t, nil, func(s *server) {
+		s.passwords = crypto.NewPasswords(bound)
+		s.bcryptWait = 50 * time.Millisecond
+	})
 	a := insertAccount(t, h, "e2e")
 	if err := bound.Acquire(t.Context()); err != nil {
 		t.Fatalf("Acquire() = %v", err)

@@ -136,6 +136,9 @@ if redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
 return 0
 `)
 
+// settleTimeout bounds abandon's Redis call, which outlives the request it settles.
+const settleTimeout = 2 * time.Second
+
 // attempt is a login or recovery-code check the limiter admitted. It counts as a failure
 // unless settled with succeeded or abandon.
 type attempt struct {
@@ -177,9 +180,12 @@ func (a *attempt) succeeded(ctx context.Context) error {
 }
 
 // abandon takes the attempt's count back when it got no answer (the bcrypt bound was full,
-// a store failed), so an outage does not count against the owner. A failure to do so is
-// only logged: the answer the client gets is already decided.
+// a store failed, the client left), so neither an outage nor a dropped connection counts
+// against the owner. It runs even when the request's context has ended, for at most
+// settleTimeout; a failure is only logged, as the answer is already decided.
 func (a *attempt) abandon(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	if err := a.settle(ctx, 0); err != nil {
 		httpapi.Logger(ctx).Warn("rate limit: could not take back an unanswered attempt", "error", err.Error())
 	}
