@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // The purposes bound into the associated data of each wrapped key, so a wrapped key
@@ -31,9 +32,10 @@ const (
 // come back later (503), so a login storm sheds load instead of piling up.
 const kdfWait = 30 * time.Second
 
-// kdfError turns a derivation that timed out waiting for a slot into kdfBusy.
+// kdfError gives a derivation that gave up waiting for a slot (an outage, from the KDF
+// bound) the client detail of kdfBusy.
 func kdfError(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, outage.ErrUnavailable) {
 		return fmt.Errorf("%w: %w", kdfBusy, err)
 	}
 	return err

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // Rate-limit scopes: login and recovery-code checks are counted apart, so exhausting one
@@ -77,7 +79,7 @@ func (l *rateLimiter) hit(ctx context.Context, counters ...counter) error {
 	}
 	wait, err := hitScript.Run(ctx, l.rdb, keys, args...).Int64()
 	if err != nil {
-		return redisFailure(ctx, fmt.Errorf("auth: rate limit: %w", err))
+		return fmt.Errorf("auth: rate limit: %w: %w", outage.ErrUnavailable, err)
 	}
 	if wait > 0 {
 		return rateLimited(time.Duration(wait) * time.Millisecond)
@@ -103,7 +105,7 @@ func (l *rateLimiter) allowSignup(ctx context.Context, ip netip.Addr) error {
 // user's own earlier typos do not lock them out later.
 func (l *rateLimiter) succeeded(ctx context.Context, scope, email string) error {
 	if err := l.rdb.Del(ctx, l.redisKey(scope, "account", normalizeEmail(email))).Err(); err != nil {
-		return redisFailure(ctx, fmt.Errorf("auth: rate limit: reset: %w", err))
+		return fmt.Errorf("auth: rate limit: reset: %w: %w", outage.ErrUnavailable, err)
 	}
 	return nil
 }

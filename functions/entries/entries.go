@@ -25,23 +25,23 @@ const (
 func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
 	var req entryRequest
 	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	in, err := req.validate(c.tier)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	keyHash, err := idempotencyKeyHash(r)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	var reqHash []byte
@@ -54,7 +54,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	if c.tier == tierUCE {
 		// Sealed before the user's write lock is taken, to hold it briefly.
 		if body, err = sealBody(c.key, c.userID, id, 1, in.title, in.content); err != nil {
-			fail(w, r, err)
+			httpapi.Fail(w, r, err)
 			return
 		}
 	}
@@ -103,7 +103,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	var plain *plainBody
@@ -112,7 +112,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	view, err := c.render(row, plain)
 	if err != nil {
-		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
 	}
 	if !replayed {
@@ -128,23 +128,23 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
 	row, err := findEntry(r.Context(), a.db, c.userID, id, false)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	view, err := c.render(row, nil)
 	if err != nil {
-		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
 	}
 	w.Header().Set("ETag", etag(row.Version))
@@ -157,23 +157,23 @@ func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
 func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
 	var req entryRequest
 	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	in, err := req.validate(c.tier)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	pre := ifMatch(r)
@@ -206,12 +206,12 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	view, err := c.render(row, &plainBody{title: in.title, content: in.content})
 	if err != nil {
-		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
 	}
 	a.emitChanged(r, c.userID, row.ID, changeUpdated, row.Version)
@@ -225,12 +225,12 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, false)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	pre := ifMatch(r)
@@ -252,7 +252,7 @@ func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeDeleted, row.Version, at)
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	a.emitChanged(r, c.userID, row.ID, changeDeleted, row.Version)
@@ -265,12 +265,12 @@ func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
@@ -293,12 +293,12 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		// Decrypt before committing: an entry that cannot be shown is not restored.
 		if view, err = c.render(row, nil); err != nil {
-			return unreadableEntry{id: id, err: err}
+			return unreadable(id, err)
 		}
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeRestored, row.Version, at)
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	a.emitChanged(r, c.userID, row.ID, changeRestored, row.Version)

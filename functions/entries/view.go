@@ -87,7 +87,7 @@ func (c caller) renderAll(rows []entryRow) ([]any, error) {
 	for i := range rows {
 		v, err := c.render(rows[i], nil)
 		if err != nil {
-			return nil, unreadableEntry{id: rows[i].ID, err: err}
+			return nil, unreadable(rows[i].ID, err)
 		}
 		rows[i].TitleCT, rows[i].ContentCT, rows[i].Ciphertext = nil, nil, nil
 		items = append(items, v)

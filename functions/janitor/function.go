@@ -31,6 +31,7 @@ import (
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/objstore"
+	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -130,7 +131,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		if errors.Is(err, store.ErrUnavailable) {
+		if errors.Is(err, outage.ErrUnavailable) {
 			err = config.Unreachable("DATABASE_URL", "postgres", err)
 		}
 		return fmt.Errorf("janitor: %w", err)

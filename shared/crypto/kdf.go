@@ -3,10 +3,13 @@ package crypto
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sync"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // Argon2id parameters. They are baked into every key wrapped under a
@@ -53,8 +56,9 @@ func (k *KDF) init(maxConcurrent int) {
 }
 
 // Derive returns the KeySize-byte Argon2id key for password and salt. It
-// waits for a free slot and gives up with ctx's error if ctx ends first; once
-// started, a derivation runs to completion (about a tenth of a second).
+// waits for a free slot and gives up with ctx's error if ctx ends first (see
+// gaveUp); once started, a derivation runs to completion (about a tenth of a
+// second).
 func (k *KDF) Derive(ctx context.Context, password, salt []byte) ([]byte, error) {
 	if len(salt) < saltSize {
 		return nil, fmt.Errorf("crypto: derive: salt is %d bytes, want at least %d", len(salt), saltSize)
@@ -63,15 +67,26 @@ func (k *KDF) Derive(ctx context.Context, password, salt []byte) ([]byte, error)
 	// Checked first so an already-ended ctx never starts work, even when a
 	// slot happens to be free.
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("crypto: derive: %w", err)
+		return nil, gaveUp(err)
 	}
 	select {
 	case k.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("crypto: derive: waiting for a slot: %w", ctx.Err())
+		return nil, gaveUp(ctx.Err())
 	}
 	defer func() { <-k.sem }()
 	return argon2.IDKey(password, salt, argonTime, argonMemory, argonThreads, KeySize), nil
+}
+
+// gaveUp is the error of a derivation that never started because ctx ended. A
+// deadline means the time given ran out before a slot came free: the bound is
+// full and a retry may succeed, so it comes with outage.ErrUnavailable
+// (httpapi.Fail answers 503). A cancellation is the caller giving up, no outage.
+func gaveUp(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("crypto: derive: waiting for a slot: %w: %w", outage.ErrUnavailable, err)
+	}
+	return fmt.Errorf("crypto: derive: %w", err)
 }
 
 // NewSalt returns 16 random bytes, a fresh per-user salt for Derive or

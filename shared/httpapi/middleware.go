@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -190,7 +191,9 @@ type SessionGetter interface {
 }
 
 // Authenticate requires a valid bearer access token whose session is still alive, and
-// puts the caller in the request context. Every failure answers the same 401.
+// puts the caller in the request context. Every failure of the token or the session
+// answers the same 401; a session store that cannot answer goes to Fail (503 for an
+// outage).
 func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearer(r)
@@ -214,13 +217,8 @@ func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) 
 			return
 		}
 		if err != nil {
-			if r.Context().Err() != nil {
-				// The client left while Redis was asked: no outage to report.
-				Fail(w, r, err)
-				return
-			}
-			Logger(r.Context()).Error("session lookup failed", "error", err.Error())
-			Fail(w, r, Unavailable("sessions are unavailable, try again shortly"))
+			// Redis out of reach is an outage (503), a client that left a 499: Fail decides.
+			Fail(w, r, fmt.Errorf("httpapi: authenticate: %w", err))
 			return
 		}
 		ctx := context.WithValue(r.Context(), principalKey, Principal{UserID: claims.Subject, Tier: claims.Tier, Session: sess})
