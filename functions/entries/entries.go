@@ -39,13 +39,13 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	keyHash, err := idempotencyKeyHash(r)
+	keyHash, idempotent, err := idempotencyKeyHash(r)
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
 	var reqHash []byte
-	if keyHash != nil {
+	if idempotent {
 		reqHash = requestHash(c, in)
 	}
 
@@ -63,7 +63,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		replayed bool
 	)
 	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
-		if keyHash != nil {
+		if idempotent {
 			rec, err := getIdempotency(r.Context(), tx, c.userID, keyHash)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
@@ -97,7 +97,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
 			return err
 		}
-		if keyHash != nil {
+		if idempotent {
 			return putIdempotency(r.Context(), tx, c.userID, keyHash, reqHash, id, at)
 		}
 		return nil
