@@ -106,9 +106,9 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	var plain *plainBody
+	var plain *uceBody
 	if !replayed {
-		plain = &plainBody{title: in.title, content: in.content}
+		plain = &uceBody{Title: in.title, Content: in.content}
 	}
 	view, err := c.render(row, plain)
 	if err != nil {
@@ -209,7 +209,7 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	view, err := c.render(row, &plainBody{title: in.title, content: in.content})
+	view, err := c.render(row, &uceBody{Title: in.title, Content: in.content})
 	if err != nil {
 		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
@@ -275,7 +275,7 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.wipe()
 	pre := ifMatch(r)
-	var view any
+	var view entryView
 	var row entryRow
 	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
 		cur, err := getEntryState(r.Context(), tx, c.userID, id)
