@@ -123,20 +123,37 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusCreated, view)
 }
 
-// getEntry serves GET /api/v1/entries/{id}: 200 with ETag; 404 when deleted or not the
-// caller's.
+// getEntry serves GET /api/v1/entries/{id}: 200 with ETag; 304 with no body when
+// If-None-Match names the current version; 404 when deleted or not the caller's.
 func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
 		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
+	// The caller (and a uce session's key) first: a request refused without
+	// If-None-Match is refused with it too (RFC 9110, section 13.2.1).
 	c, err := a.callerOf(r, true)
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
+	if len(r.Header.Values("If-None-Match")) > 0 {
+		// A client asking whether its copy is current: the version alone answers it,
+		// without reading or decrypting the body.
+		cur, err := getEntryState(r.Context(), a.db, c.userID, id)
+		if err == nil && cur.DeletedAt != nil {
+			err = httpapi.ErrNotFound
+		}
+		if err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		if httpapi.NotModified(w, r, etag(cur.Version)) {
+			return
+		}
+	}
 	row, err := findEntry(r.Context(), a.db, c.userID, id, false)
 	if err != nil {
 		httpapi.Fail(w, r, err)
