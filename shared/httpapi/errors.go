@@ -42,7 +42,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Wrap returns a copy of e with cause as its Err: the same answer, and the cause in the
-// log.
+// log. Being a copy, it is not errors.Is e; test for the cause instead.
 func (e *Error) Wrap(cause error) *Error {
 	c := *e
 	c.Err = cause
