@@ -24,7 +24,8 @@ import (
 // tag; an anonymous (embedded) struct field, or a struct field without a tag, has its
 // fields read in turn. A variable that is absent or empty takes the field's `default`
 // tag, if any; a `required:"true"` field with neither is an error. Lists ([]string) are
-// comma-separated; durations use Go's syntax (720h).
+// comma-separated; durations use Go's syntax (720h). A field tagged `ignored:"true"` is
+// no setting and is left as it is.
 func Load(env map[string]string, spec any) error {
 	v := reflect.ValueOf(spec)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
@@ -43,6 +44,10 @@ func loadStruct(env map[string]string, v reflect.Value) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
+			continue
+		}
+		if f.Tag.Get("ignored") == "true" {
+			// Not a setting: filled by the caller (a test's clock, say).
 			continue
 		}
 		field := v.Field(i)

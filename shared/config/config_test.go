@@ -17,13 +17,14 @@ type inner struct {
 
 type spec struct {
 	inner
-	Timeout time.Duration `envconfig:"TEST_CFG_TIMEOUT" default:"30s"`
-	Limit   int           `envconfig:"TEST_CFG_LIMIT" default:"10"`
-	Quota   int64         `envconfig:"TEST_CFG_QUOTA"`
-	Enabled bool          `envconfig:"TEST_CFG_ENABLED" default:"false"`
-	Ratio   float64       `envconfig:"TEST_CFG_RATIO"`
-	Proxies []string      `envconfig:"TEST_CFG_PROXIES"`
-	Addr    netip.Addr    `envconfig:"TEST_CFG_ADDR"`
+	Timeout time.Duration    `envconfig:"TEST_CFG_TIMEOUT" default:"30s"`
+	Limit   int              `envconfig:"TEST_CFG_LIMIT" default:"10"`
+	Quota   int64            `envconfig:"TEST_CFG_QUOTA"`
+	Enabled bool             `envconfig:"TEST_CFG_ENABLED" default:"false"`
+	Ratio   float64          `envconfig:"TEST_CFG_RATIO"`
+	Proxies []string         `envconfig:"TEST_CFG_PROXIES"`
+	Addr    netip.Addr       `envconfig:"TEST_CFG_ADDR"`
+	Clock   func() time.Time `ignored:"true"`
 }
 
 func TestLoad(t *testing.T) {
