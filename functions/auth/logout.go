@@ -17,7 +17,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.sessions.Revoke(ctx, c.SessionID); err != nil {
-		httpapi.Fail(w, r, redisFailure(ctx, fmt.Errorf("auth: logout: %w", err)))
+		httpapi.Fail(w, r, fmt.Errorf("auth: logout: %w", err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -24,17 +24,17 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := parseListFilter(q, a.pageMaxBytes)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	rows, more, err := findEntries(r.Context(), a.db, c.userID, f)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	page := pageView{}
@@ -44,7 +44,7 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 		page.NextCursor = &next
 	}
 	if page.Items, err = c.renderAll(rows); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	writePage(w, page)
@@ -69,17 +69,17 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) {
 	pos, limit, err := parseFeedQuery(q)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	now := time.Now()
 	if pos.expired(now, a.retention) {
-		fail(w, r, errSyncExpired)
+		httpapi.Fail(w, r, errSyncExpired)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	var rows []entryRow
@@ -97,7 +97,7 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 		return err
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	page := pageView{}
@@ -110,7 +110,7 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 		page.NextCursor = &sync
 	}
 	if page.Items, err = c.renderAll(rows); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	writePage(w, page)
