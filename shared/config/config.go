@@ -22,7 +22,7 @@ import (
 
 // Load fills spec, a pointer to a struct, from env. A field is named by its `envconfig`
 // tag; an anonymous (embedded) struct field, or a struct field without a tag, has its
-// fields read in turn. A variable that is absent or empty takes the field's `default`
+// fields read in turn; a field tagged `ignored:"true"` is left as it is. A variable that is absent or empty takes the field's `default`
 // tag, if any; a `required:"true"` field with neither is an error. Lists ([]string) are
 // comma-separated; durations use Go's syntax (720h).
 func Load(env map[string]string, spec any) error {
@@ -44,6 +44,9 @@ func loadStruct(env map[string]string, v reflect.Value) error {
 		f := t.Field(i)
 		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
 			continue
+		}
+		if f.Tag.Get("ignored") == "true" {
+			continue // set by the caller, as with envconfig (a test clock, a part loaded apart)
 		}
 		field := v.Field(i)
 		name, tagged := f.Tag.Lookup("envconfig")

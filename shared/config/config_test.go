@@ -112,6 +112,21 @@ func TestLoadRejectsUntaggedField(t *testing.T) {
 	}
 }
 
+func TestLoadLeavesIgnoredFields(t *testing.T) {
+	clock := func() time.Time { return time.Unix(0, 0) }
+	s := struct {
+		Limit int              `envconfig:"TEST_CFG_LIMIT" default:"10"`
+		Clock func() time.Time `ignored:"true"`
+		Inner inner            `ignored:"true"`
+	}{Clock: clock}
+	if err := Load(map[string]string{}, &s); err != nil {
+		t.Fatalf("Load(struct with ignored fields) = %v, want nil", err)
+	}
+	if s.Limit != 10 || s.Clock == nil || s.Inner != (inner{}) {
+		t.Errorf("Load() = %+v, want Limit 10, the clock kept and Inner untouched (its required URL not asked for)", s)
+	}
+}
+
 // TestLoadLeavesProcessEnvironment checks that Load reads only its map: the process
 // environment is neither read nor written, so concurrent loads with different maps (the
 // all-in-one runner, parallel tests) and concurrent os.Getenv calls never see each other.
