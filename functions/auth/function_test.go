@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -115,11 +116,11 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("config.Load() = %v", err)
 	}
 	want := Config{Config: cfg.Config, JWTPrivateKey: cfg.JWTPrivateKey,
-		StorageQuotaBytes: 1 << 30, KDFConcurrency: 2,
+		Quota: storage.Quota{QuotaBytes: 1 << 30}, KDFConcurrency: 2,
 		LoginRateIPLimit: 10, LoginRateIPWindow: time.Minute,
 		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute,
 		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour}
-	if cfg.StorageQuotaBytes != want.StorageQuotaBytes || cfg.KDFConcurrency != want.KDFConcurrency ||
+	if cfg.QuotaBytes != want.QuotaBytes || cfg.KDFConcurrency != want.KDFConcurrency ||
 		cfg.LoginRateIPLimit != want.LoginRateIPLimit || cfg.LoginRateIPWindow != want.LoginRateIPWindow ||
 		cfg.LoginRateAccountLimit != want.LoginRateAccountLimit || cfg.LoginRateAccountWindow != want.LoginRateAccountWindow ||
 		cfg.SignupRateIPLimit != want.SignupRateIPLimit || cfg.SignupRateIPWindow != want.SignupRateIPWindow ||

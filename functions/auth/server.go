@@ -73,9 +73,10 @@ func (c Config) parse() (settings, error) {
 		}
 		s.proxies = append(s.proxies, prefix)
 	}
+	if err := c.Quota.Validate(); err != nil {
+		return s, err
+	}
 	switch {
-	case c.StorageQuotaBytes <= 0:
-		return s, errors.New("STORAGE_QUOTA_BYTES must be positive")
 	case c.KDFConcurrency <= 0:
 		return s, errors.New("KDF_CONCURRENCY must be positive")
 	case c.LoginRateIPLimit <= 0:
@@ -126,7 +127,7 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 			signup:  limit{max: cfg.SignupRateIPLimit, window: cfg.SignupRateIPWindow},
 		},
 		proxies: s.proxies,
-		quota:   cfg.StorageQuotaBytes,
+		quota:   cfg.QuotaBytes,
 	}, nil
 }
 
