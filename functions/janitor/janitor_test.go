@@ -441,13 +441,11 @@ func TestCleanupWaitsForAConcurrentRestore(t *testing.T) {
 	if _, err := userlock.Lock(ctx, tx, alice, userlock.Entries); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE entries SET deleted_at = NULL, version = version + 1 WHERE id = $1`, restored); err != nil {
-		t.Fatal(err)
-	}
 
 	done := make(chan error, 1)
 	go func() { done <- r.Publish(ctx, ev) }()
-	// Commit only once the purge waits for alice's entry lock.
+	// Restore and commit only once the purge waits for alice's entry lock; a purge that
+	// finishes first did not take it.
 	for {
 		n, err := userlock.Waiting(ctx, w.svc.DB, alice, userlock.Entries)
 		if err != nil {
@@ -456,7 +454,14 @@ func TestCleanupWaitsForAConcurrentRestore(t *testing.T) {
 		if n > 0 {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case err := <-done:
+			t.Fatalf("the cleanup finished (%v) without waiting for the user's entry lock", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE entries SET deleted_at = NULL, version = version + 1 WHERE id = $1`, restored); err != nil {
+		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatalf("Commit() = %v", err)

@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 
@@ -10,56 +9,24 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xmojo/diary/shared/config"
-	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/testenv"
 	"github.com/xmojo/diary/shared/userlock"
 )
-
-// mediaRow is a media row to insert, as the media function writes them.
-type mediaRow struct {
-	userID  string
-	key     string // "" for an object of its own
-	size    int64
-	status  string // pending or ready
-	deleted bool
-	expired bool // a pending upload whose URL has expired
-}
-
-func insertMedia(t *testing.T, svc *platform.Services, rows ...mediaRow) {
-	t.Helper()
-	for _, m := range rows {
-		id := uuid.NewString()
-		key := m.key
-		if key == "" {
-			key = "u/" + m.userID + "/" + id
-		}
-		_, err := svc.DB.Exec(context.Background(), `
-			INSERT INTO media (id, user_id, object_key, filename_ct, content_type, size_bytes, sha256, status,
-				upload_expires_at, completed_at, deleted_at)
-			VALUES ($1, $2, $3, 'x', 'image/jpeg', $4, $5, $6,
-				CASE WHEN $8 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END,
-				CASE WHEN $6 = 'ready' THEN now() END, CASE WHEN $7 THEN now() END)`,
-			id, m.userID, key, m.size, make([]byte, 32), m.status, m.deleted, m.expired)
-		if err != nil {
-			t.Fatalf("insert media: %v", err)
-		}
-	}
-}
 
 func TestUsage(t *testing.T) {
 	svc := testenv.Services(t)
 	ctx := t.Context()
 	u, other, empty := testenv.NewUser(t, svc, "e2e"), testenv.NewUser(t, svc, "uce"), testenv.NewUser(t, svc, "e2e")
 	shared := "u/" + u.ID + "/" + uuid.NewString()
-	insertMedia(t, svc,
-		mediaRow{userID: u.ID, size: 1000, status: "ready"},
-		mediaRow{userID: u.ID, size: 234, status: "pending"},
-		mediaRow{userID: u.ID, size: 50_000, status: "pending", expired: true}, // counts until removed
-		mediaRow{userID: u.ID, size: 7_000, status: "ready", deleted: true},
-		mediaRow{userID: u.ID, key: shared, size: 600_000, status: "ready"},
-		mediaRow{userID: u.ID, key: shared, size: 600_000, status: "ready"}, // deduplicated: once
-		mediaRow{userID: other.ID, size: 9_999, status: "ready"},
+	testenv.InsertMedia(t, svc,
+		testenv.Media{UserID: u.ID, Size: 1000, Status: "ready"},
+		testenv.Media{UserID: u.ID, Size: 234, Status: "pending"},
+		testenv.Media{UserID: u.ID, Size: 50_000, Status: "pending", Expired: true}, // counts until removed
+		testenv.Media{UserID: u.ID, Size: 7_000, Status: "ready", Deleted: true},
+		testenv.Media{UserID: u.ID, ObjectKey: shared, Size: 600_000, Status: "ready"},
+		testenv.Media{UserID: u.ID, ObjectKey: shared, Size: 600_000, Status: "ready"}, // deduplicated: once
+		testenv.Media{UserID: other.ID, Size: 9_999, Status: "ready"},
 	)
 	tests := []struct {
 		name   string
@@ -84,7 +51,7 @@ func TestQuotaCheck(t *testing.T) {
 	svc := testenv.Services(t)
 	ctx := t.Context()
 	u := testenv.NewUser(t, svc, "e2e")
-	insertMedia(t, svc, mediaRow{userID: u.ID, size: 600, status: "ready"}, mediaRow{userID: u.ID, size: 300, status: "pending"})
+	testenv.InsertMedia(t, svc, testenv.Media{UserID: u.ID, Size: 600, Status: "ready"}, testenv.Media{UserID: u.ID, Size: 300, Status: "pending"})
 	q := storage.Quota{QuotaBytes: 1000}
 	tests := []struct {
 		name string

@@ -115,7 +115,20 @@ func TestLockSerialisesTransactions(t *testing.T) {
 		at, err := userlock.Lock(ctx, second, user, userlock.Media)
 		done <- result{at: at, ended: ended.Load(), err: err}
 	}()
-	waitForWaiter(t, svc.DB, user, userlock.Media)
+	for {
+		n, err := userlock.Waiting(ctx, svc.DB, user, userlock.Media)
+		if err != nil {
+			t.Fatalf("Waiting() = %v", err)
+		}
+		if n > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("second Lock() = %v while the first transaction held the lock, want it to wait", r.err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	ended.Store(true)
 	if err := first.Commit(ctx); err != nil {
 		t.Fatalf("Commit() = %v", err)
@@ -147,22 +160,5 @@ func TestEntriesClassIsTheChangeSeqTriggersLock(t *testing.T) {
 		VALUES ($1, $2, '\x00', 1, now(), now(), now(), 1)`, uuid.NewString(), u.ID)
 	if !isLockNotAvailable(err) {
 		t.Errorf("INSERT INTO entries while another transaction holds the user's Entries lock = %v, want SQLSTATE %s (the trigger waits for it)", err, lockNotAvailable)
-	}
-}
-
-// waitForWaiter returns once a transaction waits for the user's lock of class c. It has no
-// deadline of its own: a lock that never makes anyone wait fails the test at go test's
-// -timeout, not at a guess of how slow the machine may be.
-func waitForWaiter(t *testing.T, db *pgxpool.Pool, userID string, c userlock.Class) {
-	t.Helper()
-	for {
-		n, err := userlock.Waiting(t.Context(), db, userID, c)
-		if err != nil {
-			t.Fatalf("Waiting() = %v", err)
-		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
