@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/httpapi"
 )
@@ -29,8 +30,13 @@ import (
 // the group table names (AUTH_URL, ENTRIES_URL, ...).
 type Config struct {
 	// UpstreamTimeout bounds the wait for an upstream's response headers. It is generous
-	// because a scaled-to-zero function answers only after its cold start.
+	// because a scaled-to-zero function answers only after its cold start, and it must
+	// exceed platform.RequestBudget (the longest a function works on a request, auth's
+	// bounded waits included) so the gateway never gives up while a function still works.
 	UpstreamTimeout time.Duration `envconfig:"UPSTREAM_TIMEOUT" default:"30s"`
+	// ProxyTrust is TRUSTED_PROXIES and TRUSTED_PROXY_HOPS: whose X-Forwarded-For the
+	// gateway believes when it resolves the client address it forwards to the groups.
+	clientip.ProxyTrust
 	// PublicURL is the API's public base URL, given to clients as the OpenAPI server.
 	PublicURL string `envconfig:"PUBLIC_URL"`
 	// MetricsAddress is where Prometheus scrapes /metrics: a listener apart from the API's
@@ -81,6 +87,10 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 			return fmt.Errorf("diary: no group %s to run in-process", name)
 		}
 	}
+	clients, err := cfg.Resolver()
+	if err != nil {
+		return fmt.Errorf("diary: %w", err)
+	}
 	doc, err := serveOpenAPI(cfg.PublicURL)
 	if err != nil {
 		return fmt.Errorf("diary: %w", err)
@@ -99,7 +109,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	}
 	var local []localGroup
 	for _, g := range f.groups {
-		h, fn, err := f.mountGroup(ctx, g, env, cfg, m)
+		h, fn, err := f.mountGroup(ctx, g, env, cfg, m, clients)
 		if err != nil {
 			_ = stopGroups(ctx, local)
 			_ = ml.close(ctx)
@@ -128,13 +138,14 @@ func (f *Function) hasGroup(name string) bool {
 
 // mountGroup returns the handler serving g: a reverse proxy when its URL variable is set,
 // else the group's in-process function, started (returned too, so Stop can reach it).
-func (f *Function) mountGroup(ctx context.Context, g group, env map[string]string, cfg Config, m *metrics) (http.Handler, HTTPFunction, error) {
+// Either way the group sees the client address clients resolves as its X-Forwarded-For.
+func (f *Function) mountGroup(ctx context.Context, g group, env map[string]string, cfg Config, m *metrics, clients *clientip.Resolver) (http.Handler, HTTPFunction, error) {
 	if raw := env[g.urlVar()]; raw != "" {
 		target, err := upstreamURL(raw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", g.urlVar(), err)
 		}
-		return followUpstream(newProxy(g.name, target, cfg.UpstreamTimeout, m)), nil, nil
+		return followUpstream(newProxy(g.name, target, cfg.UpstreamTimeout, m, clients)), nil, nil
 	}
 	fn, ok := f.inProcess[g.name]
 	if !ok {
@@ -145,7 +156,7 @@ func (f *Function) mountGroup(ctx context.Context, g group, env map[string]strin
 			return nil, nil, fmt.Errorf("start %s in-process (or set %s): %w", g.name, g.urlVar(), err)
 		}
 	}
-	return http.HandlerFunc(fn.Handle), fn, nil
+	return forwardClient(clients, http.HandlerFunc(fn.Handle)), fn, nil
 }
 
 // upstreamURL checks an upstream setting: an absolute http(s) URL without query or

@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmojo/diary/shared/clientip"
+	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -172,7 +175,9 @@ func TestRoutesViaProxy(t *testing.T) {
 					{"body", got.body, `{"a":1}`},
 					{"Authorization", got.header.Get("Authorization"), "Bearer opaque-test-token"},
 					{"X-Request-Id", got.header.Get("X-Request-Id"), "gw-proxy-1"},
-					{"X-Forwarded-For", strings.Join(got.header.Values("X-Forwarded-For"), ", "), "203.0.113.9, 192.0.2.7"},
+					// No proxy is trusted: the peer is the client, and the header it sent is
+					// replaced, not appended to.
+					{"X-Forwarded-For", strings.Join(got.header.Values("X-Forwarded-For"), ", "), "192.0.2.7"},
 					{"X-Forwarded-Proto", got.header.Get("X-Forwarded-Proto"), "https"},
 					{"X-Forwarded-Host", got.header.Get("X-Forwarded-Host"), "example.com"},
 				}
@@ -206,6 +211,103 @@ func TestRoutesViaProxy(t *testing.T) {
 			t.Errorf("X-Forwarded-Proto = %q, want http", got)
 		}
 	})
+}
+
+// TestProxyReplacesForwardedFor checks the upstream sees exactly one X-Forwarded-For
+// entry, the client the gateway resolved, whatever chain arrived: an incoming header is
+// replaced, never appended to, so a client cannot add entries a function would read.
+func TestProxyReplacesForwardedFor(t *testing.T) {
+	upstream, seen := newUpstream(t)
+	for _, tc := range []struct {
+		name, hops, peer string
+		xff              []string
+		want             string
+	}{
+		{"untrusted peer: itself", "0", "192.0.2.7:41000", []string{"203.0.113.9, 10.0.0.5"}, "192.0.2.7"},
+		{"trusted peer: the first untrusted entry from the right", "0", "10.0.0.2:41000", []string{"6.6.6.6, 198.51.100.1", "10.0.0.9"}, "198.51.100.1"},
+		{"every entry trusted: the peer", "0", "10.0.0.2:41000", []string{"10.1.2.3"}, "10.0.0.2"},
+		{"hops: entries left of the window ignored", "1", "10.0.0.2:41000", []string{"198.51.100.66, 10.0.0.7"}, "10.0.0.7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL, "TRUSTED_PROXIES", "10.0.0.0/8", "TRUSTED_PROXY_HOPS", tc.hops)).Handle)
+			before := len(seen())
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/auth/me", nil)
+			req.RemoteAddr = tc.peer
+			for _, v := range tc.xff {
+				req.Header.Add("X-Forwarded-For", v)
+			}
+			req.Header.Set("Forwarded", "for=192.0.2.60")
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			all := seen()
+			if len(all) != before+1 {
+				t.Fatalf("upstream saw %d requests, want 1", len(all)-before)
+			}
+			got := all[len(all)-1].header
+			if xff := got.Values("X-Forwarded-For"); len(xff) != 1 || xff[0] != tc.want {
+				t.Errorf("upstream got X-Forwarded-For %q, want exactly [%s]", xff, tc.want)
+			}
+			if fwd := got.Get("Forwarded"); fwd != "" {
+				t.Errorf("upstream got Forwarded %q, want none", fwd)
+			}
+		})
+	}
+}
+
+// TestInProcessReplacesForwardedFor checks an in-process group sees X-Forwarded-For as an
+// upstream one does: the resolved client alone.
+func TestInProcessReplacesForwardedFor(t *testing.T) {
+	clients, err := clientip.ProxyTrust{TrustedProxies: []string{"127.0.0.0/8", "10.0.0.0/8"}}.Resolver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	h := forwardClient(clients, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Values("X-Forwarded-For")
+	}))
+	for _, tc := range []struct {
+		peer, xff, want string
+	}{
+		{"127.0.0.1:41000", "10.9.8.1", "127.0.0.1"},
+		{"127.0.0.1:41000", "203.0.113.4, 198.51.100.1", "198.51.100.1"},
+		{"192.0.2.7:41000", "198.51.100.1", "192.0.2.7"},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", nil)
+		req.RemoteAddr = tc.peer
+		req.Header.Set("X-Forwarded-For", tc.xff)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("in-process group got X-Forwarded-For %q from peer %s sending %q, want exactly [%s]", got, tc.peer, tc.xff, tc.want)
+		}
+		if req.Header.Get("X-Forwarded-For") != tc.xff {
+			t.Errorf("the incoming request's header was changed in place")
+		}
+	}
+}
+
+// TestUpstreamTimeoutExceedsRequestBudget ties the gateway's patience to the functions':
+// the default UPSTREAM_TIMEOUT and the one func.yaml deploys must exceed
+// platform.RequestBudget (auth's bounded waits plus its work), or the gateway would answer
+// 503 while auth still works on a login.
+func TestUpstreamTimeoutExceedsRequestBudget(t *testing.T) {
+	var cfg Config
+	if err := config.Load(map[string]string{}, &cfg); err != nil {
+		t.Fatalf("config.Load() = %v", err)
+	}
+	if cfg.UpstreamTimeout <= platform.RequestBudget {
+		t.Errorf("default UPSTREAM_TIMEOUT = %v, want more than platform.RequestBudget %v", cfg.UpstreamTimeout, platform.RequestBudget)
+	}
+	// func.yaml's run.envs entry, read as text: the gateway module links no YAML parser.
+	raw, err := os.ReadFile("func.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*- name: UPSTREAM_TIMEOUT\n\s*value: "?([^"\s]+)"?`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("func.yaml sets no UPSTREAM_TIMEOUT")
+	}
+	if d, err := time.ParseDuration(string(m[1])); err != nil || d <= platform.RequestBudget {
+		t.Errorf("func.yaml: UPSTREAM_TIMEOUT = %q, want a duration above platform.RequestBudget %v", m[1], platform.RequestBudget)
+	}
 }
 
 // deadURL returns the URL of a port nothing listens on: port 1, as elsewhere in the tests.
@@ -260,6 +362,8 @@ func TestStartRejectsBadSettings(t *testing.T) {
 		{"a group without upstream", New(), noAuth, "AUTH_URL is required"},
 		{"an unknown in-process group", NewInProcess(map[string]HTTPFunction{"nope": &fakeGroup{}}), proxiedEnv("http://upstream.example"), "no group nope"},
 		{"metrics port taken", New(), proxiedEnv("http://upstream.example", "METRICS_ADDRESS", taken.Addr().String()), "METRICS_ADDRESS"},
+		{"bad trusted proxies", New(), proxiedEnv("http://auth.example", "TRUSTED_PROXIES", "ingress.local"), "TRUSTED_PROXIES"},
+		{"bad proxy hops", New(), proxiedEnv("http://auth.example", "TRUSTED_PROXY_HOPS", "-2"), "TRUSTED_PROXY_HOPS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.f

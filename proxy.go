@@ -9,14 +9,17 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/httpapi"
 )
 
 // newProxy returns a reverse proxy for a group's upstream. The path is passed unchanged
 // (functions serve the full public paths); the Host header becomes the upstream's, which
-// is how Knative finds the cluster-local service. An upstream that cannot be reached or
-// does not answer in time gets the client a 503 in the error shape with Retry-After.
-func newProxy(group string, target *url.URL, timeout time.Duration, m *metrics) *httputil.ReverseProxy {
+// is how Knative finds the cluster-local service. X-Forwarded-For is replaced by the one
+// client address clients resolves, never appended to (see forwardClient). An upstream
+// that cannot be reached or does not answer in time gets the client a 503 in the error
+// shape with Retry-After.
+func newProxy(group string, target *url.URL, timeout time.Duration, m *metrics, clients *clientip.Resolver) *httputil.ReverseProxy {
 	transport := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   5 * time.Second,
@@ -28,17 +31,23 @@ func newProxy(group string, target *url.URL, timeout time.Duration, m *metrics) 
 	}
 	return &httputil.ReverseProxy{
 		Transport: transport,
+		// Rewrite, not Director: ReverseProxy strips the incoming X-Forwarded-* and
+		// Forwarded headers before Rewrite and appends nothing after it, so what the upstream
+		// sees is exactly what is set here. (SetXForwarded would append the peer to a copied
+		// chain, and Director mode appends the peer to whatever arrived.)
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			// Keep the chain the ingress started, then add the peer that reached us.
-			if xff := pr.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-				pr.Out.Header["X-Forwarded-For"] = xff
-			}
-			pr.SetXForwarded()
+			clientip.SetForwardedFor(pr.Out.Header, clients.Client(pr.In))
+			pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
 			// TLS ends at the cluster's ingress, which says what the client used.
-			if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
-				pr.Out.Header.Set("X-Forwarded-Proto", proto)
+			proto := pr.In.Header.Get("X-Forwarded-Proto")
+			if proto != "http" && proto != "https" {
+				proto = "http"
+				if pr.In.TLS != nil {
+					proto = "https"
+				}
 			}
+			pr.Out.Header.Set("X-Forwarded-Proto", proto)
 			if id := httpapi.RequestID(pr.In.Context()); id != "" {
 				pr.Out.Header.Set(httpapi.RequestIDHeader, id)
 			}
@@ -58,4 +67,15 @@ func newProxy(group string, target *url.URL, timeout time.Duration, m *metrics) 
 			httpapi.Fail(w, r, httpapi.Unavailable("the "+group+" service is unavailable, try again shortly"))
 		},
 	}
+}
+
+// forwardClient serves an in-process group the way the proxy serves an upstream one: with
+// X-Forwarded-For replaced by the one client address clients resolves, so a function
+// behaves the same in the all-in-one process as behind the gateway in the cluster.
+func forwardClient(clients *clientip.Resolver, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := r.Clone(r.Context())
+		clientip.SetForwardedFor(out.Header, clients.Client(r))
+		next.ServeHTTP(w, out)
+	})
 }

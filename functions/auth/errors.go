@@ -29,5 +29,6 @@ func rateLimited(retryAfter time.Duration) error {
 		Detail: "too many attempts, try again later", RetryAfter: retryAfter}
 }
 
-// kdfBusy is the 503 for a login that waited too long for a free Argon2id slot.
-var kdfBusy = httpapi.Unavailable("too many logins at once, try again shortly")
+// errBusy is the 503 for a login or signup that waited too long for a free bcrypt or
+// Argon2id slot.
+var errBusy = httpapi.Unavailable("too many logins at once, try again shortly")

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/storage"
@@ -21,6 +22,9 @@ import (
 // Config is the auth function's settings, read from the environment at Start.
 type Config struct {
 	platform.Config
+	// ProxyTrust is TRUSTED_PROXIES and TRUSTED_PROXY_HOPS: whose X-Forwarded-For is
+	// believed when finding the client address the per-address limits count.
+	clientip.ProxyTrust
 	// JWTPrivateKey is the standard base64 of the 32-byte Ed25519 seed that signs access
 	// tokens. Only this function holds it; it must match JWT_PUBLIC_KEY.
 	JWTPrivateKey string `envconfig:"JWT_PRIVATE_KEY" required:"true"`
@@ -30,18 +34,34 @@ type Config struct {
 	// KDFConcurrency bounds how many Argon2id derivations (64 MiB each) run at once, so a
 	// login storm queues instead of exhausting memory.
 	KDFConcurrency int `envconfig:"KDF_CONCURRENCY" default:"2"`
+	// BcryptConcurrency bounds how many bcrypt hashes and checks (cost 12, a few hundred
+	// milliseconds of one core each) run at once, so a login storm queues for a slot
+	// (at most bcryptWait, then 503) instead of starving the CPU.
+	BcryptConcurrency int `envconfig:"BCRYPT_CONCURRENCY" default:"2"`
 	// LoginRateIPLimit is how many attempts (logins and recovery-code checks, counted
-	// apart) one client address may make per LoginRateIPWindow; an IPv6 client is counted
-	// by its /64.
+	// apart), on any accounts, one client address may make per LoginRateIPWindow; an IPv6
+	// client is counted by its /64.
 	LoginRateIPLimit int `envconfig:"LOGIN_RATE_IP_LIMIT" default:"10"`
 	// LoginRateIPWindow is the fixed window of LoginRateIPLimit, starting at the first
 	// attempt.
 	LoginRateIPWindow time.Duration `envconfig:"LOGIN_RATE_IP_WINDOW" default:"1m"`
-	// LoginRateAccountLimit is how many attempts on one account (by email) may fail per
-	// LoginRateAccountWindow; a success clears the count.
+	// LoginFreeFailures is how many failures one address may make on one account before
+	// each further attempt from it there has to wait.
+	LoginFreeFailures int `envconfig:"LOGIN_FREE_FAILURES" default:"3"`
+	// LoginFailureDelay is the first such wait; it doubles with each further failure, up
+	// to LoginRateAccountWindow. A success from the address clears its failures.
+	LoginFailureDelay time.Duration `envconfig:"LOGIN_FAILURE_DELAY" default:"1s"`
+	// LoginRateAccountLimit is the ceiling on failures on one account from all addresses
+	// together per LoginRateAccountWindow. Above it, addresses that have not succeeded on
+	// the account (within LoginKnownAddressTTL) wait for the window to end; known ones do
+	// not, so strangers cannot lock the owner out.
 	LoginRateAccountLimit int `envconfig:"LOGIN_RATE_ACCOUNT_LIMIT" default:"5"`
-	// LoginRateAccountWindow is the fixed window of LoginRateAccountLimit.
+	// LoginRateAccountWindow is the fixed window of LoginRateAccountLimit, starting at the
+	// first failure, and the longest delay one address's failures can earn.
 	LoginRateAccountWindow time.Duration `envconfig:"LOGIN_RATE_ACCOUNT_WINDOW" default:"15m"`
+	// LoginKnownAddressTTL is how long a success (or the signup) from an address keeps it
+	// exempt from the account's ceiling; each success renews it.
+	LoginKnownAddressTTL time.Duration `envconfig:"LOGIN_KNOWN_ADDRESS_TTL" default:"720h"`
 	// SignupRateIPLimit is how many signups one client address (an IPv6 client by its /64)
 	// may make per SignupRateIPWindow. Each signup costs bcrypt and Argon2id and tells
 	// whether an email is taken, so it is bounded like a login.
@@ -49,10 +69,6 @@ type Config struct {
 	// SignupRateIPWindow is the fixed window of SignupRateIPLimit, starting at the first
 	// signup.
 	SignupRateIPWindow time.Duration `envconfig:"SIGNUP_RATE_IP_WINDOW" default:"1h"`
-	// TrustedProxies lists the proxies (addresses or CIDR prefixes, comma-separated) whose
-	// X-Forwarded-For is believed. Empty, the default, trusts none: the client address is
-	// the connection's, and a client cannot spoof it with a header.
-	TrustedProxies []string `envconfig:"TRUSTED_PROXIES"`
 }
 
 // Function is the auth function in knative/func's shape: New, then Start, Handle, Ready,

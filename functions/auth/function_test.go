@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,11 @@ func TestStart(t *testing.T) {
 		{"signing key of another pair", map[string]string{"JWT_PRIVATE_KEY": base64.StdEncoding.EncodeToString(otherKey.Seed())}, "JWT_PRIVATE_KEY"},
 		{"no database", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
 		{"bad trusted proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "TRUSTED_PROXIES"},
+		{"negative proxy hops", map[string]string{"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS"},
+		{"bcrypt bound zero", map[string]string{"BCRYPT_CONCURRENCY": "0"}, "BCRYPT_CONCURRENCY"},
+		{"negative free failures", map[string]string{"LOGIN_FREE_FAILURES": "-1"}, "LOGIN_FREE_FAILURES"},
+		{"zero failure delay", map[string]string{"LOGIN_FAILURE_DELAY": "0s"}, "LOGIN_FAILURE_DELAY"},
+		{"bad known-address lifetime", map[string]string{"LOGIN_KNOWN_ADDRESS_TTL": "forever"}, "LOGIN_KNOWN_ADDRESS_TTL"},
 		{"KDF bound not a number", map[string]string{"KDF_CONCURRENCY": "many"}, "KDF_CONCURRENCY"},
 		{"KDF bound zero", map[string]string{"KDF_CONCURRENCY": "0"}, "KDF_CONCURRENCY"},
 		{"negative quota", map[string]string{"STORAGE_QUOTA_BYTES": "-1"}, "STORAGE_QUOTA_BYTES"},
@@ -104,9 +110,10 @@ func TestStart(t *testing.T) {
 // so it does not run in parallel.
 func TestConfigDefaults(t *testing.T) {
 	env := testenv.Env(t)
-	for _, k := range []string{"STORAGE_QUOTA_BYTES", "KDF_CONCURRENCY", "LOGIN_RATE_IP_LIMIT", "LOGIN_RATE_IP_WINDOW",
+	for _, k := range []string{"STORAGE_QUOTA_BYTES", "KDF_CONCURRENCY", "BCRYPT_CONCURRENCY", "LOGIN_RATE_IP_LIMIT", "LOGIN_RATE_IP_WINDOW",
+		"LOGIN_FREE_FAILURES", "LOGIN_FAILURE_DELAY", "LOGIN_KNOWN_ADDRESS_TTL",
 		"LOGIN_RATE_ACCOUNT_LIMIT", "LOGIN_RATE_ACCOUNT_WINDOW", "SIGNUP_RATE_IP_LIMIT", "SIGNUP_RATE_IP_WINDOW",
-		"TRUSTED_PROXIES"} {
+		"TRUSTED_PROXIES", "TRUSTED_PROXY_HOPS"} {
 		delete(env, k)
 		t.Setenv(k, "")
 		os.Unsetenv(k)
@@ -116,15 +123,12 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("config.Load() = %v", err)
 	}
 	want := Config{Config: cfg.Config, JWTPrivateKey: cfg.JWTPrivateKey,
-		Quota: storage.Quota{QuotaBytes: 1 << 30}, KDFConcurrency: 2,
+		Quota: storage.Quota{QuotaBytes: 1 << 30}, KDFConcurrency: 2, BcryptConcurrency: 2,
 		LoginRateIPLimit: 10, LoginRateIPWindow: time.Minute,
-		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute,
+		LoginFreeFailures: 3, LoginFailureDelay: time.Second,
+		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute, LoginKnownAddressTTL: 720 * time.Hour,
 		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour}
-	if cfg.QuotaBytes != want.QuotaBytes || cfg.KDFConcurrency != want.KDFConcurrency ||
-		cfg.LoginRateIPLimit != want.LoginRateIPLimit || cfg.LoginRateIPWindow != want.LoginRateIPWindow ||
-		cfg.LoginRateAccountLimit != want.LoginRateAccountLimit || cfg.LoginRateAccountWindow != want.LoginRateAccountWindow ||
-		cfg.SignupRateIPLimit != want.SignupRateIPLimit || cfg.SignupRateIPWindow != want.SignupRateIPWindow ||
-		len(cfg.TrustedProxies) != 0 {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}
 }

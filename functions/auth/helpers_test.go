@@ -50,6 +50,19 @@ func newHarness(t testing.TB, logger *slog.Logger, overrides ...string) harness 
 	return harness{h: http.HandlerFunc(f.Handle), svc: svc, cfg: cfg}
 }
 
+// rebuilt returns h's function served by a server built here and changed by edit first,
+// for tests that reach into it (a bound to hold, a wait to change). logger may be nil for
+// slog.Default().
+func (h harness) rebuilt(t testing.TB, logger *slog.Logger, edit func(*server)) http.Handler {
+	t.Helper()
+	s, err := newServer(h.cfg, h.svc)
+	if err != nil {
+		t.Fatalf("newServer() = %v", err)
+	}
+	edit(s)
+	return routes(s, h.svc, logger)
+}
+
 // randomIP returns a documentation IPv6 address in a /64 of its own, so tests that count
 // attempts per address never share a counter, even across runs.
 func randomIP(t testing.TB) string {
@@ -196,7 +209,9 @@ func assertError(t testing.TB, resp testenv.Response, status int, code string) a
 // computed once: under the race detector one cost-12 hash takes seconds.
 const testPassword = "the test password, long enough"
 
-var testPasswordHash = sync.OnceValues(func() (string, error) { return crypto.HashPassword(testPassword) })
+var testPasswordHash = sync.OnceValues(func() (string, error) {
+	return crypto.NewPasswords(nil).Hash(context.Background(), testPassword)
+})
 
 // insertAccount stores an account the way signup does (the same key wrapping and
 // recovery-code rows, through the package's own store functions) but with a password

@@ -27,14 +27,23 @@ const (
 	purposePrivateKeyWrap = "x25519-private-key/master"
 )
 
-// kdfWait bounds how long a request queues for a free Argon2id slot before it is told to
-// come back later (503), so a login storm sheds load instead of piling up.
-const kdfWait = 30 * time.Second
+// How long a request queues for a free slot of each bound before it is told to come back
+// later (503 with Retry-After), so a login storm sheds load instead of piling up. bcrypt
+// (about 0.3 s a check) is the slower step and comes first, so its queue is the one that
+// grows; Argon2id (about 0.15 s) is fed no faster than bcrypt lets logins through. A login
+// waits for both in turn; with the work itself (a bcrypt and an Argon2id, and a few
+// storage calls, allowed workAllowance) they must fit in platform.RequestBudget, which the
+// gateway's UPSTREAM_TIMEOUT exceeds (TestRequestBudget).
+const (
+	bcryptWait    = 10 * time.Second
+	kdfWait       = 5 * time.Second
+	workAllowance = 5 * time.Second
+)
 
-// kdfError turns a derivation that timed out waiting for a slot into kdfBusy.
-func kdfError(err error) error {
+// busy turns a wait for a bcrypt or Argon2id slot that ran out into errBusy.
+func busy(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %w", kdfBusy, err)
+		return fmt.Errorf("%w: %w", errBusy, err)
 	}
 	return err
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/store"
 )
@@ -18,9 +17,10 @@ type loginRequest struct {
 }
 
 // login checks the password and opens a session. An unknown email runs the same bcrypt
-// work against a dummy hash, so it answers the same 401 in the same time as a wrong
-// password. For uce the password also derives (Argon2id, under the concurrency bound) the
-// key that unwraps the master key, which the session then holds sealed.
+// work against a dummy hash, under the same bound, so it answers the same 401 in the same
+// time as a wrong password. For uce the password also derives (Argon2id, under its own
+// bound) the key that unwraps the master key, which the session then holds sealed. The
+// attempt is rate limited first (see rateLimiter); a full bound answers 503.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var req loginRequest
@@ -33,37 +33,46 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, httpapi.Invalid(fields))
 		return
 	}
-	if err := s.limiter.allow(ctx, scopeLogin, clientIP(r, s.proxies), req.Email); err != nil {
+	att, err := s.limiter.begin(ctx, scopeLogin, s.clients.Client(r), req.Email)
+	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
 	u, err := userByEmail(ctx, s.db, req.Email)
+	var found *user
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		crypto.DummyCheckPassword(req.Password)
-		httpapi.Fail(w, r, errInvalidCredentials)
-		return
-	case err != nil:
+	case err == nil:
+		found = &u
+	case !errors.Is(err, store.ErrNotFound):
+		att.abandon(ctx)
 		httpapi.Fail(w, r, fmt.Errorf("auth: login: %w", err))
 		return
-	case !crypto.CheckPassword(u.PasswordHash, req.Password):
+	}
+	ok, err := s.checkPassword(ctx, found, req.Password)
+	if err != nil {
+		att.abandon(ctx)
+		httpapi.Fail(w, r, err)
+		return
+	}
+	if !ok {
 		httpapi.Fail(w, r, errInvalidCredentials)
+		return
+	}
+	// The password is proven: the attempt is no failure, whatever happens next.
+	if err := att.succeeded(ctx); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	var masterKey []byte
 	if u.Tier == "uce" {
-		kdfCtx, cancel := context.WithTimeout(ctx, kdfWait)
+		kdfCtx, cancel := context.WithTimeout(ctx, s.kdfWait)
 		masterKey, err = unwrapMasterKey(kdfCtx, s.kdf, u, req.Password)
 		cancel()
 		if err != nil {
-			httpapi.Fail(w, r, kdfError(err))
+			httpapi.Fail(w, r, busy(err))
 			return
 		}
 		defer clear(masterKey)
-	}
-	if err := s.limiter.succeeded(ctx, scopeLogin, req.Email); err != nil {
-		httpapi.Fail(w, r, err)
-		return
 	}
 	pair, err := s.openSession(ctx, u, masterKey)
 	if err != nil {
@@ -72,6 +81,19 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.Logger(ctx).Info("user logged in", "user_id", u.ID)
 	httpapi.WriteJSON(w, http.StatusOK, sessionJSON{User: userView(u), tokenPair: pair})
+}
+
+// checkPassword checks password against u's hash, or runs the dummy check when u is nil
+// (no such email), under the bcrypt bound: a wait for a slot longer than bcryptWait is
+// errBusy.
+func (s *server) checkPassword(ctx context.Context, u *user, password string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.bcryptWait)
+	defer cancel()
+	if u == nil {
+		return false, busy(s.passwords.DummyCheck(ctx, password))
+	}
+	ok, err := s.passwords.Check(ctx, u.PasswordHash, password)
+	return ok, busy(err)
 }
 
 // requireFields returns a 422 message for each empty field, or nil.

@@ -5,6 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/testenv"
 )
 
 func TestLogin(t *testing.T) {
@@ -81,5 +86,60 @@ func TestLoginRequiresFields(t *testing.T) {
 				t.Errorf("POST /login fields = %v, want a message for %q", e.Fields, tt.field)
 			}
 		})
+	}
+}
+
+// TestBcryptBoundFull checks that with the bcrypt bound at 1 and its slot held, a login
+// (known email or not) and a signup answer 503 with Retry-After once the wait for a slot
+// runs out, rather than hanging; that the unanswered logins do not count as failures; and
+// that logins work again once the slot is free.
+func TestBcryptBoundFull(t *testing.T) {
+	t.Parallel()
+	// No free failures and an hour's delay: a single counted failure would make the
+	// owner's address wait.
+	h := newHarness(t, nil, "BCRYPT_CONCURRENCY", "1", "LOGIN_FREE_FAILURES", "0", "LOGIN_FAILURE_DELAY", "1h")
+	bound := crypto.NewBound(1)
+	handler := h.rebuilt(t, nil, func(s *server) {
+		s.passwords = crypto.NewPasswords(bound)
+		s.bcryptWait = 50 * time.Millisecond
+	})
+	a := insertAccount(t, h, "e2e")
+	if err := bound.Acquire(t.Context()); err != nil {
+		t.Fatalf("Acquire() = %v", err)
+	}
+	held := true
+	defer func() {
+		if held {
+			bound.Release()
+		}
+	}()
+
+	known := do(t, handler, a.ip, "POST", "/api/v1/auth/login", "", map[string]string{"email": a.Email, "password": a.Password})
+	unknown := do(t, handler, a.ip, "POST", "/api/v1/auth/login", "", map[string]string{"email": randomEmail(), "password": a.Password})
+	signup := do(t, handler, a.ip, "POST", "/api/v1/auth/signup", "",
+		map[string]any{"email": randomEmail(), "password": "correct horse battery", "encryption_tier": "e2e", "public_key": newPublicKey(t)})
+	for name, resp := range map[string]testenv.Response{"login": known, "login, unknown email": unknown, "signup": signup} {
+		assertError(t, resp, http.StatusServiceUnavailable, "service_unavailable")
+		if got := resp.Header().Get("Retry-After"); got != "5" {
+			t.Errorf("%s: Retry-After = %q, want 5", name, got)
+		}
+	}
+	if k, u := known.Body.String(), unknown.Body.String(); k != u {
+		t.Errorf("busy answers differ: known email %q, unknown email %q", k, u)
+	}
+
+	bound.Release()
+	held = false
+	if resp := do(t, handler, a.ip, "POST", "/api/v1/auth/login", "", map[string]string{"email": a.Email, "password": a.Password}); resp.Code != http.StatusOK {
+		t.Errorf("POST /login once the slot is free = %d %s, want 200", resp.Code, resp.Body)
+	}
+}
+
+// TestRequestBudget checks auth's slowest request, a uce login (a wait for a bcrypt slot,
+// then for an Argon2id slot, then the work), fits in the budget the gateway's
+// UPSTREAM_TIMEOUT is checked against.
+func TestRequestBudget(t *testing.T) {
+	if got := bcryptWait + kdfWait + workAllowance; got > platform.RequestBudget {
+		t.Errorf("bcryptWait + kdfWait + workAllowance = %v, want at most platform.RequestBudget %v", got, platform.RequestBudget)
 	}
 }

@@ -1,13 +1,19 @@
 package auth
 
 import (
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -44,36 +50,229 @@ func TestLoginRateLimitPerAddress(t *testing.T) {
 	}
 }
 
-func TestLoginRateLimitPerAccount(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, nil, "LOGIN_RATE_ACCOUNT_LIMIT", "1", "LOGIN_RATE_ACCOUNT_WINDOW", "15m")
-	a := insertAccount(t, h, "uce")
-	wrong := map[string]string{"email": a.Email, "password": "not the password"}
-	right := map[string]string{"email": a.Email, "password": a.Password}
-	// Successes do not add up: each one clears the count, or the second would be refused.
-	for i := range 2 {
-		if resp := do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", right); resp.Code != http.StatusOK {
-			t.Fatalf("POST /login #%d = %d %s, want 200", i+1, resp.Code, resp.Body)
-		}
-	}
-	// A failure uses up the limit: the account is locked for every address, whatever the
-	// password, until the window ends.
-	assertError(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", wrong), http.StatusUnauthorized, "invalid_credentials")
-	assertRateLimited(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", right), 15*time.Minute)
-	assertRateLimited(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "",
-		map[string]string{"email": strings.ToUpper(a.Email), "password": a.Password}), 15*time.Minute)
-}
-
+// TestRecoveryCodeRateLimit checks recovery-code checks follow the login rules in a scope
+// of their own: past the account's ceiling an address that never succeeded waits, one
+// that did (here by logging in) goes on.
 func TestRecoveryCodeRateLimit(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil, "LOGIN_RATE_ACCOUNT_LIMIT", "2")
 	a := insertAccount(t, h, "e2e")
+	login(t, h, a) // a.ip is now known to the account
 	for range 2 {
 		resp := do(t, h.h, randomIP(t), "POST", "/api/v1/auth/verify-recovery-code", "", map[string]string{"email": a.Email, "recovery_code": "WRONG-CODE"})
 		assertError(t, resp, http.StatusUnauthorized, "invalid_recovery_code")
 	}
 	resp := do(t, h.h, randomIP(t), "POST", "/api/v1/auth/verify-recovery-code", "", map[string]string{"email": a.Email, "recovery_code": a.RecoveryCodes[0]})
 	assertRateLimited(t, resp, 15*time.Minute)
+	resp = do(t, h.h, a.ip, "POST", "/api/v1/auth/verify-recovery-code", "", map[string]string{"email": a.Email, "recovery_code": a.RecoveryCodes[0]})
+	if resp.Code != http.StatusOK {
+		t.Errorf("POST /verify-recovery-code from the owner's address past the ceiling = %d %s, want 200", resp.Code, resp.Body)
+	}
+	// Logins are counted apart: the recovery failures did not touch the login ceiling.
+	resp = do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", map[string]string{"email": a.Email, "password": a.Password})
+	if resp.Code != http.StatusOK {
+		t.Errorf("POST /login from a new address after recovery-code failures = %d %s, want 200", resp.Code, resp.Body)
+	}
+}
+
+// TestStrangersDoNotLockOwnerOut is the lockout the old per-account counter allowed: with
+// the default settings, strangers' failures from other addresses, far past the account's
+// ceiling, do not stop the owner logging in from an address they have logged in from.
+func TestStrangersDoNotLockOwnerOut(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	a := insertAccount(t, h, "uce")
+	login(t, h, a)
+	wrong := map[string]string{"email": a.Email, "password": "not the password"}
+	for i := range 10 {
+		resp := do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", wrong)
+		if i < h.cfg.LoginRateAccountLimit {
+			assertError(t, resp, http.StatusUnauthorized, "invalid_credentials")
+		} else {
+			assertRateLimited(t, resp, h.cfg.LoginRateAccountWindow)
+		}
+	}
+	// One stranger keeps trying from one address until it is made to wait.
+	stranger := randomIP(t)
+	for range 10 {
+		if resp := do(t, h.h, stranger, "POST", "/api/v1/auth/login", "", wrong); resp.Code == http.StatusTooManyRequests {
+			break
+		}
+	}
+	for _, email := range []string{a.Email, strings.ToUpper(a.Email)} {
+		resp := do(t, h.h, a.ip, "POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": a.Password})
+		if resp.Code != http.StatusOK {
+			t.Errorf("POST /login (%s) from the owner's address after strangers' failures = %d %s, want 200", email, resp.Code, resp.Body)
+		}
+	}
+}
+
+// TestFailuresSlowOnlyTheirAddress checks an address that keeps failing on an account is
+// made to wait, and that an address with no failures is not held back by it.
+func TestFailuresSlowOnlyTheirAddress(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil, "LOGIN_RATE_ACCOUNT_LIMIT", "100", "LOGIN_FREE_FAILURES", "3", "LOGIN_FAILURE_DELAY", "1m")
+	a := insertAccount(t, h, "e2e")
+	stranger := randomIP(t)
+	wrong := map[string]string{"email": a.Email, "password": "not the password"}
+	for range 3 {
+		assertError(t, do(t, h.h, stranger, "POST", "/api/v1/auth/login", "", wrong), http.StatusUnauthorized, "invalid_credentials")
+	}
+	resp := do(t, h.h, stranger, "POST", "/api/v1/auth/login", "", wrong)
+	assertRateLimited(t, resp, time.Minute)
+	// Even the right password waits there: the delay is on the address, not the guess.
+	resp = do(t, h.h, stranger, "POST", "/api/v1/auth/login", "", map[string]string{"email": a.Email, "password": a.Password})
+	assertRateLimited(t, resp, time.Minute)
+	// The owner, from an address that has not failed and was never used before, gets in.
+	resp = do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", map[string]string{"email": a.Email, "password": a.Password})
+	if resp.Code != http.StatusOK {
+		t.Errorf("POST /login from a clean address = %d %s, want 200", resp.Code, resp.Body)
+	}
+	// The delay is per account: the stranger's address may still try another one.
+	resp = do(t, h.h, stranger, "POST", "/api/v1/auth/login", "", map[string]string{"email": randomEmail(), "password": "a guess"})
+	assertError(t, resp, http.StatusUnauthorized, "invalid_credentials")
+}
+
+// TestFailureCeiling checks a brute force spread over many addresses is stopped by the
+// account's ceiling: past it, an address that never succeeded on the account waits for the
+// window, whatever password it sends, while one the owner has logged in from goes on; the
+// owner's success does not reopen the account to the others.
+func TestFailureCeiling(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil, "LOGIN_RATE_ACCOUNT_LIMIT", "3", "LOGIN_RATE_ACCOUNT_WINDOW", "15m")
+	a := insertAccount(t, h, "uce")
+	login(t, h, a)
+	wrong := map[string]string{"email": a.Email, "password": "not the password"}
+	right := map[string]string{"email": a.Email, "password": a.Password}
+	for range 3 {
+		assertError(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", wrong), http.StatusUnauthorized, "invalid_credentials")
+	}
+	assertRateLimited(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", wrong), 15*time.Minute)
+	assertRateLimited(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", right), 15*time.Minute)
+	if resp := do(t, h.h, a.ip, "POST", "/api/v1/auth/login", "", right); resp.Code != http.StatusOK {
+		t.Fatalf("POST /login from the owner's address past the ceiling = %d %s, want 200", resp.Code, resp.Body)
+	}
+	assertRateLimited(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", wrong), 15*time.Minute)
+	// The address an account was signed up from is its owner's too.
+	s := signup(t, h, "e2e")
+	for range 3 {
+		assertError(t, do(t, h.h, randomIP(t), "POST", "/api/v1/auth/login", "", map[string]string{"email": s.Email, "password": "nope"}),
+			http.StatusUnauthorized, "invalid_credentials")
+	}
+	if resp := do(t, h.h, s.ip, "POST", "/api/v1/auth/login", "", map[string]string{"email": s.Email, "password": s.Password}); resp.Code != http.StatusOK {
+		t.Errorf("POST /login from the signup address past the ceiling = %d %s, want 200", resp.Code, resp.Body)
+	}
+}
+
+// TestFailureDelaysGrow drives the limiter on a fake clock: after the free failures each
+// failure doubles the wait of the address's next attempt, up to the window; a success
+// forgets the failures, and an attempt that got no answer is not counted.
+func TestFailureDelaysGrow(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &rateLimiter{
+		rdb: h.svc.Redis, key: []byte(randomEmail()),
+		ip:           limit{max: 1000, window: time.Hour},
+		account:      limit{max: 1000, window: 15 * time.Minute},
+		freeFailures: 2, failureDelay: time.Second, knownTTL: time.Hour,
+		now: func() time.Time { return clock },
+	}
+	ip, email := netip.MustParseAddr(randomIP(t)), randomEmail()
+	ctx := t.Context()
+	// begin counts a failure; it answers the wait it imposed, 0 when admitted.
+	next := func() time.Duration {
+		t.Helper()
+		_, err := l.begin(ctx, scopeLogin, ip, email)
+		var apiErr *httpapi.Error
+		switch {
+		case err == nil:
+			return 0
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests:
+			return apiErr.RetryAfter
+		}
+		t.Fatalf("begin() = %v", err)
+		return 0
+	}
+	fail := func() {
+		t.Helper()
+		if wait := next(); wait != 0 {
+			t.Fatalf("begin() after waiting = refused for %v, want admitted", wait)
+		}
+	}
+	fail()
+	fail()
+	var got []time.Duration
+	for range 12 {
+		wait := next()
+		got = append(got, wait)
+		if wait == 0 {
+			break
+		}
+		if again := next(); again != wait {
+			t.Errorf("begin() again at once = wait %v, want the same %v", again, wait)
+		}
+		clock = clock.Add(wait - time.Millisecond)
+		if early := next(); early != time.Millisecond {
+			t.Errorf("begin() a millisecond early = wait %v, want 1ms", early)
+		}
+		clock = clock.Add(time.Millisecond)
+		fail()
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900}
+	for i := range want {
+		want[i] *= time.Second
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("waits after each failure = %v, want %v", got, want)
+	}
+
+	// A success forgets them: two free failures again.
+	clock = clock.Add(15 * time.Minute)
+	att, err := l.begin(ctx, scopeLogin, ip, email)
+	if err != nil {
+		t.Fatalf("begin() after the last wait = %v", err)
+	}
+	if err := att.succeeded(ctx); err != nil {
+		t.Fatalf("succeeded() = %v", err)
+	}
+	fail()
+	// An unanswered attempt gives its count back.
+	att, err = l.begin(ctx, scopeLogin, ip, email)
+	if err != nil {
+		t.Fatalf("begin() = %v", err)
+	}
+	att.abandon(ctx)
+	fail()
+	if wait := next(); wait != time.Second {
+		t.Errorf("wait after two failures and an unanswered attempt = %v, want 1s", wait)
+	}
+}
+
+// TestSpoofedForwardedForStillLimited is the bypass of the issue: behind trusted proxies on
+// loopback and 10/8, 30 wrong logins each naming a different private address in
+// X-Forwarded-For come from one client, and are rate limited as one.
+func TestSpoofedForwardedForStillLimited(t *testing.T) {
+	t.Parallel()
+	const limit = 3
+	// A session key of its own gives the limiter fresh keys, so the shared loopback
+	// address starts at zero whatever ran before.
+	key, err := crypto.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, nil, "TRUSTED_PROXIES", "127.0.0.0/8,10.0.0.0/8", "SESSION_KEY", base64.StdEncoding.EncodeToString(key),
+		"LOGIN_RATE_IP_LIMIT", strconv.Itoa(limit), "LOGIN_RATE_IP_WINDOW", "1h")
+	for i := range 30 {
+		spoofed := fmt.Sprintf("10.%d.%d.1", 1+i, 200-i)
+		resp := do(t, h.h, "127.0.0.1", "POST", "/api/v1/auth/login", "", map[string]string{"email": randomEmail(), "password": "a guess"},
+			"X-Forwarded-For", spoofed)
+		if i < limit {
+			assertError(t, resp, http.StatusUnauthorized, "invalid_credentials")
+		} else {
+			assertRateLimited(t, resp, time.Hour)
+		}
+	}
 }
 
 func TestSignupRateLimitPerAddress(t *testing.T) {
@@ -136,43 +335,6 @@ func TestForwardedForIgnoredByDefault(t *testing.T) {
 	resp := do(t, h.h, ip, "POST", "/api/v1/auth/login", "", map[string]string{"email": randomEmail(), "password": "a guess"},
 		"X-Forwarded-For", "198.51.100.77")
 	assertRateLimited(t, resp, time.Minute)
-}
-
-func TestClientIP(t *testing.T) {
-	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
-	tests := []struct {
-		name    string
-		remote  string
-		xff     []string
-		trusted []netip.Prefix
-		want    string
-	}{
-		{"no proxies trusted: the peer", "203.0.113.5:4000", []string{"198.51.100.1"}, nil, "203.0.113.5"},
-		{"untrusted peer: header ignored", "203.0.113.5:4000", []string{"198.51.100.1"}, trusted, "203.0.113.5"},
-		{"trusted peer: the hop it appended", "10.0.0.2:4000", []string{"198.51.100.1"}, trusted, "198.51.100.1"},
-		{"spoofed leftmost hop is skipped", "10.0.0.2:4000", []string{"1.2.3.4, 198.51.100.1"}, trusted, "198.51.100.1"},
-		{"chain of trusted proxies", "10.0.0.2:4000", []string{"198.51.100.1, 10.0.0.9", "10.1.1.1"}, trusted, "198.51.100.1"},
-		{"all hops trusted: the leftmost", "10.0.0.2:4000", []string{"10.0.0.7, 10.0.0.8"}, trusted, "10.0.0.7"},
-		{"trusted peer without header", "10.0.0.2:4000", nil, trusted, "10.0.0.2"},
-		{"garbage hop stops at the proxy", "10.0.0.2:4000", []string{"198.51.100.1, not-an-ip"}, trusted, "10.0.0.2"},
-		{"hop with a port", "10.0.0.2:4000", []string{"198.51.100.1:5555"}, trusted, "198.51.100.1"},
-		{"IPv6 peer", "[2001:db8::7]:4000", nil, nil, "2001:db8::7"},
-		{"IPv6 hop behind an IPv6 proxy", "[fd00::1]:4000", []string{"2001:db8::9"}, trusted, "2001:db8::9"},
-		{"IPv4-mapped peer", "[::ffff:203.0.113.5]:4000", nil, nil, "203.0.113.5"},
-		{"no peer address", "", nil, nil, "invalid IP"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest("POST", "/api/v1/auth/login", nil)
-			r.RemoteAddr = tt.remote
-			for _, v := range tt.xff {
-				r.Header.Add("X-Forwarded-For", v)
-			}
-			if got := clientIP(r, tt.trusted).String(); got != tt.want {
-				t.Errorf("clientIP(%q, %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
-			}
-		})
-	}
 }
 
 func TestAddressBucket(t *testing.T) {

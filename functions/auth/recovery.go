@@ -23,7 +23,8 @@ type verifyRecoveryCodeResponse struct {
 
 // verifyRecoveryCode checks and spends one of the user's recovery codes. A code works
 // once; an unknown email, a wrong code and a spent one all get the same 401. It is rate
-// limited like login, since it too is a secret that could be guessed.
+// limited like login (in a scope of its own), since it too is a secret that could be
+// guessed.
 func (s *server) verifyRecoveryCode(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var req verifyRecoveryCodeRequest
@@ -36,7 +37,8 @@ func (s *server) verifyRecoveryCode(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, httpapi.Invalid(fields))
 		return
 	}
-	if err := s.limiter.allow(ctx, scopeRecovery, clientIP(r, s.proxies), req.Email); err != nil {
+	att, err := s.limiter.begin(ctx, scopeRecovery, s.clients.Client(r), req.Email)
+	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
@@ -46,10 +48,11 @@ func (s *server) verifyRecoveryCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		att.abandon(ctx)
 		httpapi.Fail(w, r, fmt.Errorf("auth: verify recovery code: %w", err))
 		return
 	}
-	if err := s.limiter.succeeded(ctx, scopeRecovery, req.Email); err != nil {
+	if err := att.succeeded(ctx); err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}

@@ -9,11 +9,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/platform"
@@ -21,23 +21,27 @@ import (
 	"github.com/xmojo/diary/shared/token"
 )
 
-// server holds what the handlers need: the connections, the token issuer, the bounded
-// KDF, the rate limiter and the parsed settings.
+// server holds what the handlers need: the connections, the token issuer, bcrypt and the
+// KDF under their bounds and how long to wait for each, the rate limiter, the client
+// address resolver and the quota.
 type server struct {
-	db       *pgxpool.Pool
-	sessions *session.Store
-	issuer   *token.Issuer
-	kdf      *crypto.KDF
-	limiter  *rateLimiter
-	proxies  []netip.Prefix
-	quota    int64
+	db         *pgxpool.Pool
+	sessions   *session.Store
+	issuer     *token.Issuer
+	passwords  *crypto.Passwords
+	bcryptWait time.Duration
+	kdf        *crypto.KDF
+	kdfWait    time.Duration
+	limiter    *rateLimiter
+	clients    *clientip.Resolver
+	quota      int64
 }
 
 // settings are the parts of Config that need parsing, checked once.
 type settings struct {
 	signingKey ed25519.PrivateKey
 	limiterKey []byte
-	proxies    []netip.Prefix
+	clients    *clientip.Resolver
 }
 
 // parse checks the auth function's own settings; an error names the variable, never
@@ -66,12 +70,8 @@ func (c Config) parse() (settings, error) {
 	if err != nil {
 		return s, fmt.Errorf("SESSION_KEY: derive rate limit key: %w", err)
 	}
-	for _, p := range c.TrustedProxies {
-		prefix, err := parsePrefix(strings.TrimSpace(p))
-		if err != nil {
-			return s, errors.New("TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR prefixes")
-		}
-		s.proxies = append(s.proxies, prefix)
+	if s.clients, err = c.Resolver(); err != nil {
+		return s, err
 	}
 	if err := c.Quota.Validate(); err != nil {
 		return s, err
@@ -79,6 +79,8 @@ func (c Config) parse() (settings, error) {
 	switch {
 	case c.KDFConcurrency <= 0:
 		return s, errors.New("KDF_CONCURRENCY must be positive")
+	case c.BcryptConcurrency <= 0:
+		return s, errors.New("BCRYPT_CONCURRENCY must be positive")
 	case c.LoginRateIPLimit <= 0:
 		return s, errors.New("LOGIN_RATE_IP_LIMIT must be positive")
 	case c.LoginRateIPWindow <= 0:
@@ -87,6 +89,12 @@ func (c Config) parse() (settings, error) {
 		return s, errors.New("LOGIN_RATE_ACCOUNT_LIMIT must be positive")
 	case c.LoginRateAccountWindow <= 0:
 		return s, errors.New("LOGIN_RATE_ACCOUNT_WINDOW must be a positive duration")
+	case c.LoginFreeFailures < 0:
+		return s, errors.New("LOGIN_FREE_FAILURES must be 0 or more")
+	case c.LoginFailureDelay <= 0:
+		return s, errors.New("LOGIN_FAILURE_DELAY must be a positive duration")
+	case c.LoginKnownAddressTTL <= 0:
+		return s, errors.New("LOGIN_KNOWN_ADDRESS_TTL must be a positive duration")
 	case c.SignupRateIPLimit <= 0:
 		return s, errors.New("SIGNUP_RATE_IP_LIMIT must be positive")
 	case c.SignupRateIPWindow <= 0:
@@ -95,38 +103,31 @@ func (c Config) parse() (settings, error) {
 	return s, nil
 }
 
-// parsePrefix reads "10.0.0.0/8" or a single address "10.1.2.3".
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
 func newServer(cfg Config, svc *platform.Services) (*server, error) {
 	s, err := cfg.parse()
 	if err != nil {
 		return nil, err
 	}
 	return &server{
-		db:       svc.DB,
-		sessions: svc.Sessions,
-		issuer:   token.NewIssuer(s.signingKey, cfg.JWTIssuer, cfg.JWTAudience),
-		kdf:      crypto.NewKDF(cfg.KDFConcurrency),
+		db:         svc.DB,
+		sessions:   svc.Sessions,
+		issuer:     token.NewIssuer(s.signingKey, cfg.JWTIssuer, cfg.JWTAudience),
+		passwords:  crypto.NewPasswords(crypto.NewBound(cfg.BcryptConcurrency)),
+		bcryptWait: bcryptWait,
+		kdf:        crypto.NewKDF(cfg.KDFConcurrency),
+		kdfWait:    kdfWait,
 		limiter: &rateLimiter{
-			rdb:     svc.Redis,
-			key:     s.limiterKey,
-			ip:      limit{max: cfg.LoginRateIPLimit, window: cfg.LoginRateIPWindow},
-			account: limit{max: cfg.LoginRateAccountLimit, window: cfg.LoginRateAccountWindow},
-			signup:  limit{max: cfg.SignupRateIPLimit, window: cfg.SignupRateIPWindow},
+			rdb:          svc.Redis,
+			key:          s.limiterKey,
+			ip:           limit{max: cfg.LoginRateIPLimit, window: cfg.LoginRateIPWindow},
+			signup:       limit{max: cfg.SignupRateIPLimit, window: cfg.SignupRateIPWindow},
+			account:      limit{max: cfg.LoginRateAccountLimit, window: cfg.LoginRateAccountWindow},
+			freeFailures: cfg.LoginFreeFailures,
+			failureDelay: cfg.LoginFailureDelay,
+			knownTTL:     cfg.LoginKnownAddressTTL,
+			now:          time.Now,
 		},
-		proxies: s.proxies,
+		clients: s.clients,
 		quota:   cfg.QuotaBytes,
 	}, nil
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // Password and email bounds. The upper bound on passwords keeps the pre-hash and Argon2id
-// inputs sane; bcrypt itself sees a fixed-size pre-hash (see crypto.HashPassword).
+// inputs sane; bcrypt itself sees a fixed-size pre-hash (see crypto.Passwords).
 const (
 	minPasswordChars = 8
 	maxPasswordBytes = 1024
@@ -106,7 +106,8 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	// Counted once the request is valid, before the email check and the key work: those
 	// are what a flood of signups would exploit.
-	if err := s.limiter.allowSignup(ctx, clientIP(r, s.proxies)); err != nil {
+	client := s.clients.Client(r)
+	if err := s.limiter.allowSignup(ctx, client); err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
@@ -129,11 +130,11 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer clear(masterKey)
-		kdfCtx, cancel := context.WithTimeout(ctx, kdfWait)
+		kdfCtx, cancel := context.WithTimeout(ctx, s.kdfWait)
 		keys, err := newUCEKeys(kdfCtx, s.kdf, u.ID, req.Password, masterKey)
 		cancel()
 		if err != nil {
-			httpapi.Fail(w, r, kdfError(err))
+			httpapi.Fail(w, r, busy(err))
 			return
 		}
 		u.KDFSalt, u.WrappedMasterKey = keys.kdfSalt, keys.wrappedMasterKey
@@ -144,8 +145,11 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, fmt.Errorf("auth: signup: %w", err))
 		return
 	}
-	if u.PasswordHash, err = crypto.HashPassword(req.Password); err != nil {
-		httpapi.Fail(w, r, fmt.Errorf("auth: signup: %w", err))
+	hashCtx, cancel := context.WithTimeout(ctx, s.bcryptWait)
+	u.PasswordHash, err = s.passwords.Hash(hashCtx, req.Password)
+	cancel()
+	if err != nil {
+		httpapi.Fail(w, r, busy(fmt.Errorf("auth: signup: %w", err)))
 		return
 	}
 	err = store.Transact(ctx, s.db, func(tx pgx.Tx) error {
@@ -163,6 +167,11 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpapi.Fail(w, r, fmt.Errorf("auth: signup: %w", err))
 		return
+	}
+	// The address the account was made from is its owner's: the failure ceiling does not
+	// hold it back. The account exists either way, so a failure here only loses that.
+	if err := s.limiter.remember(ctx, u.Email, client); err != nil {
+		httpapi.Logger(ctx).Warn("signup: could not remember the signup address", "error", err.Error())
 	}
 	pair, err := s.openSession(ctx, u, masterKey)
 	if err != nil {

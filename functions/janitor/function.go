@@ -1,8 +1,8 @@
 // Package janitor is the CloudEvents function that does the project's daily cleanup. The
 // PingSource daily-cleanup sends it {"job":"cleanup"} through the Broker (Trigger
 // janitor-daily-cleanup); on each tick it
-//   - removes the S3 objects of deleted media and of uploads left pending longer than
-//     PENDING_UPLOAD_TTL, then their rows;
+//   - removes the S3 objects no media refers to any more (of deleted media, and of
+//     uploads still pending PENDING_UPLOAD_TTL past their URL's expiry), then the rows;
 //   - purges the entries soft-deleted longer than ENTRY_RETENTION ago, with their history
 //     and idempotency keys (the foreign keys cascade; media attached to a purged entry stay
 //     the user's, unattached), under each user's entry write lock (shared/userlock);
@@ -39,7 +39,9 @@ type Config struct {
 	objstore.Config
 	// EntryRetention is how long a soft-deleted entry can be restored before it is purged.
 	EntryRetention time.Duration `envconfig:"ENTRY_RETENTION" default:"720h"`
-	// PendingUploadTTL is how long an upload may stay pending before it is abandoned.
+	// PendingUploadTTL is how long past its URL's expiry an upload may stay pending (and
+	// still be completed) before the janitor removes it; it counts against the quota until
+	// then.
 	PendingUploadTTL time.Duration `envconfig:"PENDING_UPLOAD_TTL" default:"24h"`
 	// IdempotencyKeyTTL is how long an entry create's Idempotency-Key is honoured.
 	IdempotencyKeyTTL time.Duration `envconfig:"IDEMPOTENCY_KEY_TTL" default:"24h"`

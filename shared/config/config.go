@@ -22,9 +22,10 @@ import (
 
 // Load fills spec, a pointer to a struct, from env. A field is named by its `envconfig`
 // tag; an anonymous (embedded) struct field, or a struct field without a tag, has its
-// fields read in turn; a field tagged `ignored:"true"` is left as it is. A variable that is absent or empty takes the field's `default`
+// fields read in turn. A variable that is absent or empty takes the field's `default`
 // tag, if any; a `required:"true"` field with neither is an error. Lists ([]string) are
-// comma-separated; durations use Go's syntax (720h).
+// comma-separated; durations use Go's syntax (720h). A field tagged `ignored:"true"` is
+// no setting and is left as it is.
 func Load(env map[string]string, spec any) error {
 	v := reflect.ValueOf(spec)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
@@ -46,7 +47,8 @@ func loadStruct(env map[string]string, v reflect.Value) error {
 			continue
 		}
 		if f.Tag.Get("ignored") == "true" {
-			continue // set by the caller, as with envconfig (a test clock, a part loaded apart)
+			// Not a setting: filled by the caller (a test's clock, say).
+			continue
 		}
 		field := v.Field(i)
 		name, tagged := f.Tag.Lookup("envconfig")

@@ -21,18 +21,14 @@ const (
 // RecoveryKey accept.
 const saltSize = 16
 
-// defaultMaxConcurrent is how many derivations run at once when NewKDF is
-// given no bound: 2 × 64 MiB keeps a login storm within a small pod's memory.
-const defaultMaxConcurrent = 2
-
 // KDF derives keys from passwords with Argon2id (2 passes, 64 MiB, 1 lane,
 // 32-byte key) behind a semaphore, so a login storm queues instead of
 // allocating 64 MiB per request and exhausting memory. Create one per process
 // with NewKDF and share it; it is safe for concurrent use. The zero value
 // works and uses the default bound.
 type KDF struct {
-	once sync.Once
-	sem  chan struct{}
+	once  sync.Once
+	bound *Bound
 }
 
 // NewKDF returns a KDF that runs at most maxConcurrent derivations at a time;
@@ -44,12 +40,7 @@ func NewKDF(maxConcurrent int) *KDF {
 }
 
 func (k *KDF) init(maxConcurrent int) {
-	k.once.Do(func() {
-		if maxConcurrent <= 0 {
-			maxConcurrent = defaultMaxConcurrent
-		}
-		k.sem = make(chan struct{}, maxConcurrent)
-	})
+	k.once.Do(func() { k.bound = NewBound(maxConcurrent) })
 }
 
 // Derive returns the KeySize-byte Argon2id key for password and salt. It
@@ -60,17 +51,10 @@ func (k *KDF) Derive(ctx context.Context, password, salt []byte) ([]byte, error)
 		return nil, fmt.Errorf("crypto: derive: salt is %d bytes, want at least %d", len(salt), saltSize)
 	}
 	k.init(0)
-	// Checked first so an already-ended ctx never starts work, even when a
-	// slot happens to be free.
-	if err := ctx.Err(); err != nil {
+	if err := k.bound.Acquire(ctx); err != nil {
 		return nil, fmt.Errorf("crypto: derive: %w", err)
 	}
-	select {
-	case k.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("crypto: derive: waiting for a slot: %w", ctx.Err())
-	}
-	defer func() { <-k.sem }()
+	defer k.bound.Release()
 	return argon2.IDKey(password, salt, argonTime, argonMemory, argonThreads, KeySize), nil
 }
 

@@ -33,13 +33,13 @@ func TestNewSalt(t *testing.T) {
 func TestNewKDFBound(t *testing.T) {
 	tests := []struct{ in, want int }{{-1, 2}, {0, 2}, {1, 1}, {4, 4}}
 	for _, tt := range tests {
-		if got := cap(NewKDF(tt.in).sem); got != tt.want {
+		if got := cap(NewKDF(tt.in).bound.sem); got != tt.want {
 			t.Errorf("NewKDF(%d) bound = %d, want %d", tt.in, got, tt.want)
 		}
 	}
 	var zero KDF
 	zero.init(0)
-	if got := cap(zero.sem); got != 2 {
+	if got := cap(zero.bound.sem); got != 2 {
 		t.Errorf("zero KDF bound = %d, want 2", got)
 	}
 }
@@ -105,8 +105,8 @@ func TestDeriveRejectsShortSalt(t *testing.T) {
 
 func TestDeriveRespectsContextWhenFull(t *testing.T) {
 	kdf := NewKDF(2)
-	for range cap(kdf.sem) { // every slot taken, as by two long derivations
-		kdf.sem <- struct{}{}
+	for range cap(kdf.bound.sem) { // every slot taken, as by two long derivations
+		kdf.bound.sem <- struct{}{}
 	}
 	salt := mustSalt(t)
 
@@ -138,8 +138,8 @@ func TestDeriveRespectsContextWhenFull(t *testing.T) {
 			}
 		})
 	}
-	if got := len(kdf.sem); got != cap(kdf.sem) {
-		t.Errorf("slots taken after canceled waits = %d, want %d (no slot leaked or freed)", got, cap(kdf.sem))
+	if got := len(kdf.bound.sem); got != cap(kdf.bound.sem) {
+		t.Errorf("slots taken after canceled waits = %d, want %d (no slot leaked or freed)", got, cap(kdf.bound.sem))
 	}
 }
 

@@ -1,6 +1,8 @@
 package crypto
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -12,18 +14,28 @@ import (
 // storedHash is one real hash shared by the tests below: a cost-12 hash
 // takes seconds under -race.
 var storedHash = sync.OnceValues(func() (string, error) {
-	return HashPassword("correct horse battery staple")
+	return NewPasswords(nil).Hash(context.Background(), "correct horse battery staple")
 })
 
-func TestHashPasswordCost(t *testing.T) {
+// mustCheck is Passwords.Check that fails the test on a wait error.
+func mustCheck(t testing.TB, p *Passwords, hash, password string) bool {
+	t.Helper()
+	ok, err := p.Check(t.Context(), hash, password)
+	if err != nil {
+		t.Fatalf("Check() = %v", err)
+	}
+	return ok
+}
+
+func TestHashCost(t *testing.T) {
 	t.Parallel()
 	hash, err := storedHash()
 	if err != nil {
-		t.Fatalf("HashPassword() = %v", err)
+		t.Fatalf("Hash() = %v", err)
 	}
 	cost, err := bcrypt.Cost([]byte(hash))
 	if err != nil || cost != 12 {
-		t.Errorf("bcrypt.Cost(HashPassword()) = %d, %v, want 12, nil", cost, err)
+		t.Errorf("bcrypt.Cost(Hash()) = %d, %v, want 12, nil", cost, err)
 	}
 }
 
@@ -56,13 +68,14 @@ func TestCheckPassword(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			hash, err := HashPassword(tt.stored)
+			p := NewPasswords(nil)
+			hash, err := p.Hash(t.Context(), tt.stored)
 			if err != nil {
-				t.Fatalf("HashPassword() = %v", err)
+				t.Fatalf("Hash() = %v", err)
 			}
 			for _, a := range tt.attempts {
-				if got := CheckPassword(hash, a.password); got != a.want {
-					t.Errorf("CheckPassword(hash of %q, %q) = %v, want %v", tt.stored, a.password, got, a.want)
+				if got := mustCheck(t, p, hash, a.password); got != a.want {
+					t.Errorf("Check(hash of %q, %q) = %v, want %v", tt.stored, a.password, got, a.want)
 				}
 			}
 		})
@@ -71,17 +84,17 @@ func TestCheckPassword(t *testing.T) {
 
 func TestCheckPasswordMalformedHash(t *testing.T) {
 	for _, hash := range []string{"", "not a hash", "$2a$12$short", "$2a$99$" + strings.Repeat("a", 53)} {
-		if CheckPassword(hash, "pw") {
-			t.Errorf("CheckPassword(%q, %q) = true, want false", hash, "pw")
+		if mustCheck(t, NewPasswords(nil), hash, "pw") {
+			t.Errorf("Check(%q, %q) = true, want false", hash, "pw")
 		}
 	}
 }
 
-// TestDummyCheckPassword checks an unknown-email login does bcrypt work like a
+// TestDummyCheck checks an unknown-email login does bcrypt work like a
 // wrong-password login, against a valid cost-12 hash computed once. The time
 // check is a floor, not a ratio: a busy machine only makes bcrypt slower, cost
 // 12 takes hundreds of milliseconds, and a skipped compare takes microseconds.
-func TestDummyCheckPassword(t *testing.T) {
+func TestDummyCheck(t *testing.T) {
 	t.Parallel()
 	cost, err := bcrypt.Cost([]byte(dummyHash()))
 	if err != nil || cost != 12 {
@@ -92,38 +105,99 @@ func TestDummyCheckPassword(t *testing.T) {
 	}
 	hash, err := storedHash()
 	if err != nil {
-		t.Fatalf("HashPassword() = %v", err)
+		t.Fatalf("Hash() = %v", err)
 	}
 
+	p := NewPasswords(nil)
 	start := time.Now()
-	CheckPassword(hash, "wrong password")
+	mustCheck(t, p, hash, "wrong password")
 	real := time.Since(start)
 
 	start = time.Now()
-	DummyCheckPassword("wrong password")
+	if err := p.DummyCheck(t.Context(), "wrong password"); err != nil {
+		t.Fatalf("DummyCheck() = %v", err)
+	}
 	dummy := time.Since(start)
 
 	if dummy < 10*time.Millisecond {
-		t.Errorf("DummyCheckPassword took %v, a real check %v; want bcrypt's cost", dummy, real)
+		t.Errorf("DummyCheck took %v, a real check %v; want bcrypt's cost", dummy, real)
 	}
 }
 
 func BenchmarkBcryptHash(b *testing.B) {
+	p := NewPasswords(nil)
 	for b.Loop() {
-		if _, err := HashPassword("correct horse battery staple"); err != nil {
+		if _, err := p.Hash(b.Context(), "correct horse battery staple"); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkBcryptCheck(b *testing.B) {
-	hash, err := HashPassword("correct horse battery staple")
+	p := NewPasswords(nil)
+	hash, err := p.Hash(b.Context(), "correct horse battery staple")
 	if err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if !CheckPassword(hash, "correct horse battery staple") {
-			b.Fatal("CheckPassword() = false, want true")
+		if ok, err := p.Check(b.Context(), hash, "correct horse battery staple"); !ok || err != nil {
+			b.Fatalf("Check() = %v, %v, want true, nil", ok, err)
 		}
+	}
+}
+
+// TestPasswordsBound checks that with every slot taken, Hash, Check and DummyCheck wait
+// only as long as their ctx allows and then fail with its error, without running bcrypt
+// or taking or freeing a slot; and that they run again once a slot is free.
+func TestPasswordsBound(t *testing.T) {
+	hash, err := storedHash()
+	if err != nil {
+		t.Fatalf("Hash() = %v", err)
+	}
+	bound := NewBound(1)
+	p := NewPasswords(bound)
+	if err := bound.Acquire(t.Context()); err != nil {
+		t.Fatalf("Acquire() = %v", err)
+	}
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	calls := map[string]func(context.Context) error{
+		"Hash": func(ctx context.Context) error {
+			h, err := p.Hash(ctx, "pw")
+			if h != "" {
+				t.Errorf("Hash() while full = %q, want no hash", h)
+			}
+			return err
+		},
+		"Check": func(ctx context.Context) error {
+			ok, err := p.Check(ctx, hash, "correct horse battery staple")
+			if ok {
+				t.Errorf("Check() while full = true, want false")
+			}
+			return err
+		},
+		"DummyCheck": func(ctx context.Context) error { return p.DummyCheck(ctx, "pw") },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			short, cancelShort := context.WithTimeout(t.Context(), 20*time.Millisecond)
+			defer cancelShort()
+			if err := call(short); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s() with the bound full = %v, want %v", name, err, context.DeadlineExceeded)
+			}
+			if err := call(canceled); !errors.Is(err, context.Canceled) {
+				t.Errorf("%s() with an ended ctx = %v, want %v", name, err, context.Canceled)
+			}
+		})
+	}
+	if got := len(bound.sem); got != 1 {
+		t.Errorf("slots taken after the refused calls = %d, want 1 (the one held)", got)
+	}
+	bound.Release()
+	if !mustCheck(t, p, hash, "correct horse battery staple") {
+		t.Errorf("Check(right password) once a slot is free = false, want true")
+	}
+	if got := len(bound.sem); got != 0 {
+		t.Errorf("slots taken after Check returned = %d, want 0", got)
 	}
 }

@@ -1,0 +1,45 @@
+package crypto
+
+import (
+	"context"
+	"fmt"
+)
+
+// defaultMaxConcurrent is the bound NewBound uses when given none: two at once suits the
+// small pods the functions run in (two cores; 2 × 64 MiB for Argon2id).
+const defaultMaxConcurrent = 2
+
+// Bound caps how many costly computations (a bcrypt hash or check, an Argon2id
+// derivation) run at once, so a storm of logins queues for a slot instead of exhausting
+// the CPU or memory. KDF and Passwords each hold one; it is safe for concurrent use.
+type Bound struct {
+	sem chan struct{}
+}
+
+// NewBound returns a Bound of maxConcurrent slots; maxConcurrent <= 0 means 2.
+func NewBound(maxConcurrent int) *Bound {
+	if maxConcurrent <= 0 {
+		maxConcurrent = defaultMaxConcurrent
+	}
+	return &Bound{sem: make(chan struct{}, maxConcurrent)}
+}
+
+// Acquire takes a slot, waiting for one to free up; it gives up with ctx's error if ctx
+// ends first. An already-ended ctx never takes a slot, even a free one, so no costly work
+// starts for a request that is over. Each successful Acquire needs one Release.
+func (b *Bound) Acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("waiting for a slot: %w", err)
+	}
+	select {
+	case b.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a slot: %w", ctx.Err())
+	}
+}
+
+// Release gives back a slot taken by Acquire.
+func (b *Bound) Release() {
+	<-b.sem
+}
