@@ -3,14 +3,15 @@ module github.com/xmojo/diary/cmd/diary
 go 1.26.0
 
 require (
-	github.com/xmojo/diary v0.1.0
-	github.com/xmojo/diary/eventing v0.1.0
-	github.com/xmojo/diary/functions/auth v0.1.0
-	github.com/xmojo/diary/functions/entries v0.1.0
-	github.com/xmojo/diary/functions/janitor v0.1.0
-	github.com/xmojo/diary/functions/jobs v0.1.0
-	github.com/xmojo/diary/functions/media v0.1.0
-	github.com/xmojo/diary/shared v0.1.0
+	github.com/google/uuid v1.6.0
+	github.com/xmojo/diary v0.2.0
+	github.com/xmojo/diary/eventing v0.2.0
+	github.com/xmojo/diary/functions/auth v0.2.0
+	github.com/xmojo/diary/functions/entries v0.2.0
+	github.com/xmojo/diary/functions/janitor v0.2.0
+	github.com/xmojo/diary/functions/jobs v0.2.0
+	github.com/xmojo/diary/functions/media v0.2.0
+	github.com/xmojo/diary/shared v0.2.0
 	sigs.k8s.io/yaml v1.6.0
 )
 
@@ -31,13 +32,11 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudevents/sdk-go/v2 v2.16.2 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
-	github.com/kelseyhightower/envconfig v1.4.0 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
