@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xmojo/diary/shared/httpapi"
 )
 
 // metrics holds the gateway's Prometheus collectors, in a registry of its own so that two
@@ -59,7 +61,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		group, route := m.routes.match(r)
 		method := methodLabel(r.Method)
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := httpapi.NewStatusRecorder(w)
 		observe := func(status int) {
 			labels := prometheus.Labels{"group": group, "route": route, "method": method, "status": strconv.Itoa(status)}
 			m.requests.With(labels).Inc()
@@ -72,7 +74,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(rec, r)
-		status := rec.status
+		status := rec.Status()
 		if status == 0 {
 			status = http.StatusOK
 		}
@@ -89,28 +91,6 @@ func methodLabel(method string) string {
 	}
 	return "OTHER"
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the writer underneath (the proxy flushes).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // routeTable maps a request to its group and route template, from the OpenAPI document's
 // paths: "/api/v1/entries/{id}" for /api/v1/entries/3f1c..., so the labels never carry

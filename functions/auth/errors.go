@@ -29,6 +29,6 @@ func rateLimited(retryAfter time.Duration) error {
 		Detail: "too many attempts, try again later", RetryAfter: retryAfter}
 }
 
-// errBusy is the 503 for a login or signup that waited too long for a free bcrypt or
-// Argon2id slot.
+// errBusy is the reason given with the 503 for a login or signup that waited too long for
+// a free bcrypt or Argon2id slot.
 var errBusy = httpapi.Unavailable("too many logins at once, try again shortly")

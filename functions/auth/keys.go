@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // The purposes bound into the associated data of each wrapped key, so a wrapped key
@@ -40,9 +41,10 @@ const (
 	workAllowance = 5 * time.Second
 )
 
-// busy turns a wait for a bcrypt or Argon2id slot that ran out into errBusy.
+// busy gives a wait for a bcrypt or Argon2id slot that ran out (an outage, from the
+// crypto bound) the client detail of errBusy.
 func busy(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, outage.ErrUnavailable) {
 		return fmt.Errorf("%w: %w", errBusy, err)
 	}
 	return err

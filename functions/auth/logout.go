@@ -13,7 +13,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, _ := httpapi.PrincipalFrom(ctx)
 	if err := s.sessions.Revoke(ctx, p.Session.ID); err != nil {
-		httpapi.Fail(w, r, redisFailure(ctx, fmt.Errorf("auth: logout: %w", err)))
+		httpapi.Fail(w, r, fmt.Errorf("auth: logout: %w", err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

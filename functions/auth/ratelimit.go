@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // Rate-limit scopes: login and recovery-code checks are counted apart, so exhausting one
@@ -161,7 +162,7 @@ func (l *rateLimiter) begin(ctx context.Context, scope string, ip netip.Addr, em
 		l.now().UnixMilli(), l.ip.window.Milliseconds(), l.ip.max,
 		l.freeFailures, l.failureDelay.Milliseconds(), l.account.window.Milliseconds(), l.account.max).Int64()
 	if err != nil {
-		return nil, redisFailure(ctx, fmt.Errorf("auth: rate limit: %w", err))
+		return nil, fmt.Errorf("auth: rate limit: %w: %w", outage.ErrUnavailable, err)
 	}
 	if wait > 0 {
 		return nil, rateLimited(time.Duration(wait) * time.Millisecond)
@@ -174,7 +175,7 @@ func (l *rateLimiter) begin(ctx context.Context, scope string, ip netip.Addr, em
 // account, so the ceiling does not hold it back.
 func (a *attempt) succeeded(ctx context.Context) error {
 	if err := a.settle(ctx, a.l.knownTTL); err != nil {
-		return redisFailure(ctx, fmt.Errorf("auth: rate limit: success: %w", err))
+		return fmt.Errorf("auth: rate limit: success: %w: %w", outage.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -201,7 +202,7 @@ func (l *rateLimiter) allowSignup(ctx context.Context, ip netip.Addr) error {
 	wait, err := hitScript.Run(ctx, l.rdb, []string{l.redisKey(scopeSignup, "ip", addressBucket(ip))},
 		l.signup.window.Milliseconds(), l.signup.max).Int64()
 	if err != nil {
-		return redisFailure(ctx, fmt.Errorf("auth: rate limit: %w", err))
+		return fmt.Errorf("auth: rate limit: %w: %w", outage.ErrUnavailable, err)
 	}
 	if wait > 0 {
 		return rateLimited(time.Duration(wait) * time.Millisecond)
@@ -213,7 +214,7 @@ func (l *rateLimiter) allowSignup(ctx context.Context, ip netip.Addr) error {
 // address a user signed up from is theirs.
 func (l *rateLimiter) remember(ctx context.Context, email string, ip netip.Addr) error {
 	if err := l.rdb.Set(ctx, l.knownKey(normalizeEmail(email), addressBucket(ip)), "1", l.knownTTL).Err(); err != nil {
-		return redisFailure(ctx, fmt.Errorf("auth: rate limit: remember address: %w", err))
+		return fmt.Errorf("auth: rate limit: remember address: %w: %w", outage.ErrUnavailable, err)
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, errRefreshReused)
 		return
 	case err != nil:
-		httpapi.Fail(w, r, redisFailure(ctx, fmt.Errorf("auth: refresh: %w", err)))
+		httpapi.Fail(w, r, fmt.Errorf("auth: refresh: %w", err))
 		return
 	}
 	pair, err := s.newTokenPair(sess, next)

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/crypto"
-	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/session"
 	"github.com/xmojo/diary/shared/token"
@@ -130,14 +128,4 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 		clients: s.clients,
 		quota:   cfg.QuotaBytes,
 	}, nil
-}
-
-// redisFailure marks an unexpected error from Redis (through the session store or the
-// limiter) as an outage, which httpapi.Fail answers with 503 and Retry-After rather than
-// 500, unless the request itself was canceled.
-func redisFailure(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return err
-	}
-	return outage.Mark(err)
 }

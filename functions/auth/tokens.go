@@ -62,7 +62,7 @@ func (s *server) newTokenPair(sess session.Session, refresh string) (tokenPair, 
 func (s *server) openSession(ctx context.Context, u user, masterKey []byte) (tokenPair, error) {
 	sess, refresh, err := s.sessions.Create(ctx, u.ID, u.Tier, masterKey)
 	if err != nil {
-		return tokenPair{}, redisFailure(ctx, fmt.Errorf("auth: open session: %w", err))
+		return tokenPair{}, fmt.Errorf("auth: open session: %w", err)
 	}
 	pair, err := s.newTokenPair(sess, refresh)
 	if err != nil {

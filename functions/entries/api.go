@@ -133,27 +133,8 @@ func (a *api) emitChanged(r *http.Request, userID, entryID, change string, versi
 		eventing.EntryChanged{UserID: userID, EntryID: entryID, Change: change, Version: version})
 }
 
-// unreadableEntry is an errUnreadable with the id of the entry at fault, for the log.
-type unreadableEntry struct {
-	id  string
-	err error
-}
-
-func (e unreadableEntry) Error() string { return "entries: entry " + e.id + ": " + e.err.Error() }
-func (e unreadableEntry) Unwrap() error { return e.err }
-
-// fail answers err. An entry that failed its integrity check is logged with its id (never
-// its content) and answered entry_unreadable; the rest goes to httpapi.Fail.
-func fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, errUnreadable) {
-		var u unreadableEntry
-		id := ""
-		if errors.As(err, &u) {
-			id = u.id
-		}
-		httpapi.Logger(r.Context()).Error("entry failed its integrity check", "entry_id", id, "error", err.Error())
-		httpapi.Fail(w, r, errEntryUnreadable)
-		return
-	}
-	httpapi.Fail(w, r, err)
+// unreadable is the answer for the entry id that failed its integrity check (err):
+// entry_unreadable, with the id (never any of the entry) and err for the log.
+func unreadable(id string, err error) error {
+	return errEntryUnreadable.Wrap(fmt.Errorf("entries: entry %s: %w", id, err))
 }

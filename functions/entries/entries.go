@@ -25,27 +25,27 @@ const (
 func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
 	var req entryRequest
 	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	in, err := req.validate(c.tier)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
-	keyHash, err := idempotencyKeyHash(r)
+	keyHash, idempotent, err := idempotencyKeyHash(r)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	var reqHash []byte
-	if keyHash != nil {
+	if idempotent {
 		reqHash = requestHash(c, in)
 	}
 
@@ -54,7 +54,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	if c.tier == tierUCE {
 		// Sealed before the user's write lock is taken, to hold it briefly.
 		if body, err = sealBody(c.key, c.userID, id, 1, in.title, in.content); err != nil {
-			fail(w, r, err)
+			httpapi.Fail(w, r, err)
 			return
 		}
 	}
@@ -63,7 +63,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		replayed bool
 	)
 	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
-		if keyHash != nil {
+		if idempotent {
 			rec, err := getIdempotency(r.Context(), tx, c.userID, keyHash)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
@@ -94,22 +94,22 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
 			return err
 		}
-		if keyHash != nil {
+		if idempotent {
 			return putIdempotency(r.Context(), tx, c.userID, keyHash, reqHash, id, at)
 		}
 		return nil
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
-	var plain *plainBody
+	var plain *uceBody
 	if !replayed {
-		plain = &plainBody{title: in.title, content: in.content}
+		plain = &uceBody{Title: in.title, Content: in.content}
 	}
 	view, err := c.render(row, plain)
 	if err != nil {
-		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
 	}
 	if !replayed {
@@ -120,28 +120,45 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusCreated, view)
 }
 
-// getEntry serves GET /api/v1/entries/{id}: 200 with ETag; 404 when deleted or not the
-// caller's.
+// getEntry serves GET /api/v1/entries/{id}: 200 with ETag; 304 with no body when
+// If-None-Match names the current version; 404 when deleted or not the caller's.
 func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
+	// The caller (and a uce session's key) first: a request refused without
+	// If-None-Match is refused with it too (RFC 9110, section 13.2.1).
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
+	if len(r.Header.Values("If-None-Match")) > 0 {
+		// A client asking whether its copy is current: the version alone answers it,
+		// without reading or decrypting the body.
+		cur, err := getEntryState(r.Context(), a.db, c.userID, id)
+		if err == nil && cur.DeletedAt != nil {
+			err = httpapi.ErrNotFound
+		}
+		if err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		if httpapi.NotModified(w, r, etag(cur.Version)) {
+			return
+		}
+	}
 	row, err := findEntry(r.Context(), a.db, c.userID, id, false)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	view, err := c.render(row, nil)
 	if err != nil {
-		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
 	}
 	w.Header().Set("ETag", etag(row.Version))
@@ -154,23 +171,23 @@ func (a *api) getEntry(w http.ResponseWriter, r *http.Request) {
 func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
 	var req entryRequest
 	if err := httpapi.DecodeJSON(w, r, &req, maxBodyBytes); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	in, err := req.validate(c.tier)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	pre := ifMatch(r)
@@ -200,12 +217,12 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
-	view, err := c.render(row, &plainBody{title: in.title, content: in.content})
+	view, err := c.render(row, &uceBody{Title: in.title, Content: in.content})
 	if err != nil {
-		fail(w, r, unreadableEntry{id: row.ID, err: err})
+		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
 	}
 	a.emitChanged(r, c.userID, row.ID, changeUpdated, row.Version)
@@ -219,12 +236,12 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, false)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	pre := ifMatch(r)
@@ -246,7 +263,7 @@ func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeDeleted, row.Version, at)
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	a.emitChanged(r, c.userID, row.ID, changeDeleted, row.Version)
@@ -259,17 +276,17 @@ func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
 	pre := ifMatch(r)
-	var view any
+	var view entryView
 	var row entryRow
 	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
 		cur, err := getEntryState(r.Context(), tx, c.userID, id)
@@ -287,12 +304,12 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		// Decrypt before committing: an entry that cannot be shown is not restored.
 		if view, err = c.render(row, nil); err != nil {
-			return unreadableEntry{id: id, err: err}
+			return unreadable(id, err)
 		}
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeRestored, row.Version, at)
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	a.emitChanged(r, c.userID, row.ID, changeRestored, row.Version)

@@ -2,9 +2,7 @@ package entries
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/xmojo/diary/shared/httpapi"
 )
@@ -22,35 +20,14 @@ func etag(version int) string {
 // Otherwise only the versions it names: weak tags never match (If-Match compares strongly),
 // and a tag that is not an entry version matches nothing, so a malformed If-Match is a 412.
 type precondition struct {
-	set      bool
-	versions []int
+	values []string
 }
 
 func ifMatch(r *http.Request) precondition {
-	values := r.Header.Values("If-Match")
-	if len(values) == 0 {
-		return precondition{}
-	}
-	p := precondition{set: true}
-	for _, v := range values {
-		for _, tag := range strings.Split(v, ",") {
-			tag = strings.TrimSpace(tag)
-			if tag == "*" {
-				return precondition{}
-			}
-			if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' {
-				continue
-			}
-			n, err := strconv.Atoi(tag[1 : len(tag)-1])
-			if err == nil && n > 0 && strconv.Itoa(n) == tag[1:len(tag)-1] {
-				p.versions = append(p.versions, n)
-			}
-		}
-	}
-	return p
+	return precondition{values: r.Header.Values("If-Match")}
 }
 
 // allows reports whether a write may change the entry at version.
 func (p precondition) allows(version int) bool {
-	return !p.set || slices.Contains(p.versions, version)
+	return len(p.values) == 0 || httpapi.MatchesETag(p.values, etag(version), false)
 }

@@ -13,26 +13,26 @@ import (
 func (a *api) entryHistory(w http.ResponseWriter, r *http.Request) {
 	id, ok := entryID(r)
 	if !ok {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	c, err := a.callerOf(r, false)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	exists, err := entryExists(r.Context(), a.db, c.userID, id)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	if !exists {
-		fail(w, r, httpapi.ErrNotFound)
+		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
 	items, err := listEntryEvents(r.Context(), a.db, c.userID, id)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	for i := range items {

@@ -17,22 +17,23 @@ import (
 var errIdempotencyKeyReused = httpapi.NewError(http.StatusUnprocessableEntity, "idempotency_key_reused",
 	"this Idempotency-Key was already used for a different request")
 
-// idempotencyKeyHash reads the Idempotency-Key header and returns its hash, or nil when the
-// header is absent. The key may be sent bare or as a quoted structured-field string.
-func idempotencyKeyHash(r *http.Request) ([]byte, error) {
+// idempotencyKeyHash reads the Idempotency-Key header and returns its hash; sent is false
+// when the request has none. The key may be sent bare or as a quoted structured-field
+// string.
+func idempotencyKeyHash(r *http.Request) (hash []byte, sent bool, err error) {
 	values := r.Header.Values("Idempotency-Key")
 	if len(values) == 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	key := values[0]
 	if len(key) >= 2 && strings.HasPrefix(key, `"`) && strings.HasSuffix(key, `"`) {
 		key = key[1 : len(key)-1]
 	}
 	if len(values) > 1 || !idempotencyKeyPattern.MatchString(key) {
-		return nil, httpapi.Invalid(map[string]string{"Idempotency-Key": "must be one value of 1 to 255 visible ASCII characters"})
+		return nil, true, httpapi.Invalid(map[string]string{"Idempotency-Key": "must be one value of 1 to 255 visible ASCII characters"})
 	}
 	sum := sha256.Sum256([]byte("diary-entries-idempotency-key-v1\x00" + key))
-	return sum[:], nil
+	return sum[:], true, nil
 }
 
 // requestHash fingerprints a create so a retry can be told from another request that reuses

@@ -110,3 +110,49 @@ func TestIdempotentCreateConcurrent(t *testing.T) {
 		t.Errorf("entries after 8 concurrent creates with one key = %d, want 1", n)
 	}
 }
+
+// TestIdempotencyKeyHeader: a create without the header says so (sent false, no error,
+// rather than a nil hash standing for "absent"); a key bare or quoted is the same key; a
+// malformed one is a 422 whatever else the request holds.
+func TestIdempotencyKeyHeader(t *testing.T) {
+	bare := []byte(nil)
+	tests := []struct {
+		name     string
+		values   []string
+		wantSent bool
+		wantErr  bool
+	}{
+		{"absent", nil, false, false},
+		{"bare", []string{"retry-1"}, true, false},
+		{"quoted", []string{`"retry-1"`}, true, false},
+		{"empty", []string{""}, true, true},
+		{"two values", []string{"a", "b"}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := http.NewRequest(http.MethodPost, "/api/v1/entries", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range tt.values {
+				r.Header.Add("Idempotency-Key", v)
+			}
+			hash, sent, err := idempotencyKeyHash(r)
+			if sent != tt.wantSent || (err != nil) != tt.wantErr {
+				t.Fatalf("idempotencyKeyHash(%q) = %x, %v, %v; want sent %v, error %v", tt.values, hash, sent, err, tt.wantSent, tt.wantErr)
+			}
+			switch {
+			case err != nil || !sent:
+				if hash != nil {
+					t.Errorf("idempotencyKeyHash(%q) hash = %x, want none", tt.values, hash)
+				}
+			case len(hash) != 32:
+				t.Errorf("idempotencyKeyHash(%q) hash = %x, want 32 bytes", tt.values, hash)
+			case bare == nil:
+				bare = hash
+			case !bytes.Equal(hash, bare):
+				t.Errorf("idempotencyKeyHash(%q) = %x, want the bare key's %x", tt.values, hash, bare)
+			}
+		})
+	}
+}

@@ -29,18 +29,18 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := parseListFilter(q, a.pageMaxBytes)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
 	rows, more, err := findEntries(r.Context(), a.db, c.userID, f)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	page := pageView{}
@@ -50,7 +50,7 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 		page.NextCursor = &next
 	}
 	if page.Items, err = c.renderAll(rows); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	writePage(w, page)
@@ -75,17 +75,17 @@ func (a *api) listEntries(w http.ResponseWriter, r *http.Request) {
 func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) {
 	pos, limit, err := parseFeedQuery(q)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	now := time.Now()
 	if pos.expired(now, a.retention) {
-		fail(w, r, errSyncExpired)
+		httpapi.Fail(w, r, errSyncExpired)
 		return
 	}
 	c, err := a.callerOf(r, true)
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	defer c.wipe()
@@ -104,7 +104,7 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 		return err
 	})
 	if err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	page := pageView{}
@@ -117,7 +117,7 @@ func (a *api) listChanges(w http.ResponseWriter, r *http.Request, q url.Values) 
 		page.NextCursor = &sync
 	}
 	if page.Items, err = c.renderAll(rows); err != nil {
-		fail(w, r, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	writePage(w, page)

@@ -21,32 +21,33 @@ type entryMeta struct {
 	Version    int        `json:"version"`
 }
 
-// uceEntry is an entry as a uce client sees it: title and content decrypted.
-type uceEntry struct {
-	ID      string  `json:"id"`
+// entryView is an entry as its owner sees it: the id, the body of the caller's tier, and
+// the plaintext metadata. render sets exactly one of uceBody and e2eBody, by the caller's
+// tier; encoding/json leaves out the fields of a nil embedded pointer, so a uce entry is
+// {id, title, content, mood, ...} and an e2e entry {id, ciphertext, mood, ...}.
+type entryView struct {
+	ID string `json:"id"`
+	*uceBody
+	*e2eBody
+	entryMeta
+}
+
+// uceBody is a uce entry's title and content, decrypted (or as the request just sent
+// them, which spares decrypting them again).
+type uceBody struct {
 	Title   *string `json:"title"`
 	Content string  `json:"content"`
-	entryMeta
 }
 
-// e2eEntry is an entry as an e2e client sees it: its envelope as it was sent.
-type e2eEntry struct {
-	ID         string `json:"id"`
+// e2eBody is an e2e entry's envelope as the client sent it.
+type e2eBody struct {
 	Ciphertext string `json:"ciphertext"`
-	entryMeta
-}
-
-// plainBody is a uce title and content already in hand, which spares decrypting what the
-// request just sent.
-type plainBody struct {
-	title   *string
-	content string
 }
 
 // render turns a row into what the caller sees. A uce row is decrypted with the caller's
 // key unless plain is given; one that does not authenticate gives errUnreadable.
-func (c caller) render(row entryRow, plain *plainBody) (any, error) {
-	meta := entryMeta{
+func (c caller) render(row entryRow, plain *uceBody) (entryView, error) {
+	view := entryView{ID: row.ID, entryMeta: entryMeta{
 		Mood:       row.Mood,
 		Tags:       row.Tags,
 		Source:     row.Source,
@@ -54,40 +55,42 @@ func (c caller) render(row entryRow, plain *plainBody) (any, error) {
 		CreatedAt:  row.CreatedAt.UTC(),
 		UpdatedAt:  row.UpdatedAt.UTC(),
 		Version:    row.Version,
-	}
-	if meta.Tags == nil {
-		meta.Tags = []string{}
+	}}
+	if view.Tags == nil {
+		view.Tags = []string{}
 	}
 	if row.DeletedAt != nil {
 		d := row.DeletedAt.UTC()
-		meta.DeletedAt = &d
+		view.DeletedAt = &d
 	}
 	if c.tier == tierE2E {
 		if row.Ciphertext == nil {
-			return nil, errUnreadable
+			return entryView{}, errUnreadable
 		}
-		return e2eEntry{ID: row.ID, Ciphertext: base64.StdEncoding.EncodeToString(row.Ciphertext), entryMeta: meta}, nil
+		view.e2eBody = &e2eBody{Ciphertext: base64.StdEncoding.EncodeToString(row.Ciphertext)}
+		return view, nil
 	}
 	if plain == nil {
 		title, content, err := openBody(c.key, c.userID, row)
 		if err != nil {
-			return nil, err
+			return entryView{}, err
 		}
-		plain = &plainBody{title: title, content: content}
+		plain = &uceBody{Title: title, Content: content}
 	}
-	return uceEntry{ID: row.ID, Title: plain.title, Content: plain.content, entryMeta: meta}, nil
+	view.uceBody = plain
+	return view, nil
 }
 
 // renderAll renders rows; the first that does not authenticate fails the whole answer, so
 // every item is rendered before the first byte is written. It drops each row's body once
 // rendered, so a page holds its entries once (as ciphertext, then as what the caller
 // sees), never twice over.
-func (c caller) renderAll(rows []entryRow) ([]any, error) {
-	items := make([]any, 0, len(rows))
+func (c caller) renderAll(rows []entryRow) ([]entryView, error) {
+	items := make([]entryView, 0, len(rows))
 	for i := range rows {
 		v, err := c.render(rows[i], nil)
 		if err != nil {
-			return nil, unreadableEntry{id: rows[i].ID, err: err}
+			return nil, unreadable(rows[i].ID, err)
 		}
 		rows[i].TitleCT, rows[i].ContentCT, rows[i].Ciphertext = nil, nil, nil
 		items = append(items, v)
@@ -97,7 +100,7 @@ func (c caller) renderAll(rows []entryRow) ([]any, error) {
 
 // pageView is a page of entries.
 type pageView struct {
-	Items []any `json:"items"`
+	Items []entryView `json:"items"`
 	pageCursors
 }
 
@@ -139,7 +142,7 @@ func encodePage(w io.Writer, page pageView) error {
 		if err := enc.Encode(page.Items[i]); err != nil {
 			return err
 		}
-		page.Items[i] = nil
+		page.Items[i] = entryView{}
 	}
 	// tail is {"next_cursor":...}: the page's object goes on with its fields.
 	_, err = io.WriteString(w, "],"+string(tail[1:])+"\n")

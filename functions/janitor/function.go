@@ -30,6 +30,7 @@ import (
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/objstore"
+	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -131,7 +132,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		if errors.Is(err, store.ErrUnavailable) {
+		if errors.Is(err, outage.ErrUnavailable) {
 			err = config.Unreachable("DATABASE_URL", "postgres", err)
 		}
 		return fmt.Errorf("janitor: %w", err)
@@ -162,22 +163,27 @@ func (f *Function) Ready(ctx context.Context) (bool, error) {
 // Alive reports that the process is serving.
 func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
-// Handle runs the cleanup for a daily-cleanup tick. It never replies with an event, so a
-// handled event returns a nil event and a nil error (the CloudEvents function contract for
-// "acknowledged"). Events that are not a cleanup ping are acknowledged and ignored (the
-// Trigger should not send them; retrying would not help), and so are ticks whose time is
-// too far from the janitor's clock (see referenceTime). An error makes the Broker retry
-// the same event.
+// Handle runs the cleanup for a daily-cleanup tick. The janitor never replies with an
+// event: the nil event is the CloudEvents function contract's "acknowledged, no reply",
+// and the error alone says what happened (see handle).
 func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, error) {
+	return nil, f.handle(ctx, ev)
+}
+
+// handle runs the cleanup for the event. Events that are not a cleanup ping are
+// acknowledged and ignored (the Trigger should not send them; retrying would not help),
+// and so are ticks whose time is too far from the janitor's clock (see referenceTime). An
+// error makes the Broker retry the same event.
+func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	logger := f.logger.With("event_id", ev.ID(), "event_type", ev.Type())
 	if ev.Type() != eventing.TypePing {
 		logger.Warn("janitor ignored an event it does not handle")
-		return nil, nil
+		return nil
 	}
 	var data eventing.PingData
 	if err := ev.DataAs(&data); err != nil || data.Job != eventing.JobCleanup {
 		logger.Warn("janitor ignored a ping for another job", "event_source", ev.Source())
-		return nil, nil
+		return nil
 	}
 	now := f.now()
 	at, err := f.referenceTime(ev.Time(), now)
@@ -185,29 +191,29 @@ func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, er
 		// Retrying would not make the time right: acknowledge, and do nothing.
 		logger.Warn("janitor refused a cleanup ping", "event_source", ev.Source(),
 			"event_time", ev.Time().UTC(), "now", now.UTC(), "reason", err.Error())
-		return nil, nil
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.RunTimeout)
 	defer cancel()
 	res, err := f.cleanup(ctx, logger, ev.ID(), at, now)
 	if errors.Is(err, errAlreadyDone) {
 		logger.Info("cleanup already done for this event")
-		return nil, nil
+		return nil
 	}
 	if errors.Is(err, errBusy) {
 		// The run in progress does the same work; a second one would only wait for it.
 		logger.Info("cleanup skipped: another run is in progress")
-		return nil, nil
+		return nil
 	}
 	if err != nil {
 		logger.Error("cleanup failed", "error", err.Error())
-		return nil, fmt.Errorf("janitor: cleanup: %w", err)
+		return fmt.Errorf("janitor: cleanup: %w", err)
 	}
 	logger.Info("cleanup done", "job_id", res.RunID, "entries_purged", res.EntriesPurged,
 		"media_removed", res.MediaRemoved, "uploads_expired", res.UploadsExpired, "users", res.Users,
 		"idempotency_keys_expired", res.IdempotencyKeysExpired, "jobs_purged", res.JobsPurged,
 		"processed_events_purged", res.ProcessedEventsPurged)
-	return nil, nil
+	return nil
 }
 
 // now is the janitor's clock.

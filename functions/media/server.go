@@ -2,6 +2,9 @@ package media
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -151,4 +154,30 @@ func (f filenames) view(m mediaRow) (mediaView, error) {
 		EntryID:     m.EntryID,
 		CreatedAt:   m.CreatedAt.UTC(),
 	}, nil
+}
+
+// etag is the entity tag of the media as the API shows it: a hash of every stored field
+// the view is made of (the sealed filename standing for the filename), so it changes
+// exactly when the answer would: pending becomes ready, a purged entry leaves the media
+// unattached. It needs no key and opens nothing.
+func (m mediaRow) etag() string {
+	h := sha256.New()
+	field := func(b []byte) {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
+		h.Write(b)
+	}
+	field([]byte("diary-media-etag-v1"))
+	field([]byte(m.ID))
+	if m.EntryID != nil {
+		field([]byte(*m.EntryID))
+	} else {
+		field(nil)
+	}
+	field(m.FilenameCT)
+	field([]byte(m.ContentType))
+	field(binary.BigEndian.AppendUint64(nil, uint64(m.SizeBytes)))
+	field(m.SHA256)
+	field([]byte(m.Status))
+	field(binary.BigEndian.AppendUint64(nil, uint64(m.CreatedAt.UnixMicro())))
+	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18]) + `"`
 }

@@ -2,7 +2,10 @@ package crypto
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // defaultMaxConcurrent is the bound NewBound uses when given none: two at once suits the
@@ -25,18 +28,30 @@ func NewBound(maxConcurrent int) *Bound {
 }
 
 // Acquire takes a slot, waiting for one to free up; it gives up with ctx's error if ctx
-// ends first. An already-ended ctx never takes a slot, even a free one, so no costly work
-// starts for a request that is over. Each successful Acquire needs one Release.
+// ends first (see gaveUp). An already-ended ctx never takes a slot, even a free one, so no
+// costly work starts for a request that is over. Each successful Acquire needs one
+// Release.
 func (b *Bound) Acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("waiting for a slot: %w", err)
+		return gaveUp(err)
 	}
 	select {
 	case b.sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for a slot: %w", ctx.Err())
+		return gaveUp(ctx.Err())
 	}
+}
+
+// gaveUp is the error of an Acquire that got no slot because ctx ended. A deadline means
+// the time given ran out before a slot came free: the bound is full and a retry may
+// succeed, so it comes with outage.ErrUnavailable (httpapi.Fail answers 503 with
+// Retry-After). A cancellation is the caller giving up, no outage.
+func gaveUp(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("waiting for a slot: %w: %w", outage.ErrUnavailable, err)
+	}
+	return fmt.Errorf("waiting for a slot: %w", err)
 }
 
 // Release gives back a slot taken by Acquire.

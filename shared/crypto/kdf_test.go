@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
 func mustSalt(t testing.TB) []byte {
@@ -117,14 +119,17 @@ func TestDeriveRespectsContextWhenFull(t *testing.T) {
 	later, cancelLater := context.WithCancel(t.Context())
 	time.AfterFunc(30*time.Millisecond, cancelLater)
 
+	// A deadline is the bound being full, an outage (503 in HTTP); a cancellation is the
+	// caller giving up.
 	tests := []struct {
-		name string
-		ctx  context.Context
-		want error
+		name   string
+		ctx    context.Context
+		want   error
+		outage bool
 	}{
-		{"already canceled", canceled, context.Canceled},
-		{"deadline while waiting", short, context.DeadlineExceeded},
-		{"canceled while waiting", later, context.Canceled},
+		{"already canceled", canceled, context.Canceled, false},
+		{"deadline while waiting", short, context.DeadlineExceeded, true},
+		{"canceled while waiting", later, context.Canceled, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +137,9 @@ func TestDeriveRespectsContextWhenFull(t *testing.T) {
 			key, err := kdf.Derive(tt.ctx, []byte("pw"), salt)
 			if !errors.Is(err, tt.want) || key != nil {
 				t.Errorf("Derive() = %x, %v, want nil, %v", key, err, tt.want)
+			}
+			if got := errors.Is(err, outage.ErrUnavailable); got != tt.outage {
+				t.Errorf("Derive() = %v: outage.ErrUnavailable in it = %v, want %v", err, got, tt.outage)
 			}
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("Derive() returned after %v, want soon after ctx ended", d)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // storedHash is one real hash shared by the tests below: a cost-12 hash
@@ -182,11 +184,12 @@ func TestPasswordsBound(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			short, cancelShort := context.WithTimeout(t.Context(), 20*time.Millisecond)
 			defer cancelShort()
-			if err := call(short); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("%s() with the bound full = %v, want %v", name, err, context.DeadlineExceeded)
+			// Out of time with the bound full is an outage (503); a caller that gave up is not.
+			if err := call(short); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, outage.ErrUnavailable) {
+				t.Errorf("%s() with the bound full = %v, want %v and outage.ErrUnavailable", name, err, context.DeadlineExceeded)
 			}
-			if err := call(canceled); !errors.Is(err, context.Canceled) {
-				t.Errorf("%s() with an ended ctx = %v, want %v", name, err, context.Canceled)
+			if err := call(canceled); !errors.Is(err, context.Canceled) || errors.Is(err, outage.ErrUnavailable) {
+				t.Errorf("%s() with an ended ctx = %v, want %v and no outage", name, err, context.Canceled)
 			}
 		})
 	}

@@ -73,7 +73,10 @@ func TestFail(t *testing.T) {
 		{"api error", NewError(409, "email_taken", "taken"), 409, "email_taken", ""},
 		{"not found", fmt.Errorf("get: %w", store.ErrNotFound), 404, "not_found", ""},
 		{"conflict", fmt.Errorf("put: %w", store.ErrConflict), 409, "conflict", ""},
-		{"unavailable", fmt.Errorf("x: %w", store.ErrUnavailable), 503, "service_unavailable", ""},
+		{"unavailable", fmt.Errorf("store: get: %w: %w", outage.ErrUnavailable, errors.New("dial tcp 10.0.0.7:5432: connection refused")), 503, "service_unavailable", "10.0.0.7"},
+		{"unavailable, with a reason", fmt.Errorf("auth: login: %w: %w", Unavailable("too many logins at once"), outage.ErrUnavailable), 503, "service_unavailable", ""},
+		{"unavailable, a reason alone", Unavailable("the service is starting"), 503, "service_unavailable", ""},
+		{"5xx answer with a cause", NewError(500, "entry_unreadable", "unreadable").Wrap(errors.New("entry 42: bad tag")), 500, "entry_unreadable", "42"},
 		{"internal", errors.New("pq: relation secret_table does not exist"), 500, "internal_error", "secret_table"},
 	}
 	for _, tt := range tests {
@@ -90,10 +93,57 @@ func TestFail(t *testing.T) {
 			if tt.hidden != "" && strings.Contains(rec.Body.String(), tt.hidden) {
 				t.Errorf("Fail(%v) leaked %q to the client", tt.err, tt.hidden)
 			}
-			if tt.wantStatus == 503 && rec.Header().Get("Retry-After") == "" {
-				t.Errorf("Fail(%v) has no Retry-After", tt.err)
+			if got := rec.Header().Get("Retry-After"); (tt.wantStatus == 503) != (got == "5") {
+				t.Errorf("Fail(%v) Retry-After = %q, want 5 exactly for a 503", tt.err, got)
 			}
 		})
+	}
+}
+
+// TestFailUnavailableDetail: an outage answers the generic detail and is logged with its
+// cause; one that names its own reason (httpapi.Unavailable) answers that reason.
+func TestFailUnavailableDetail(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantDetail string
+		wantLogged string
+	}{
+		{"a dependency", fmt.Errorf("session: get: %w: %w", outage.ErrUnavailable, errors.New("connection refused")),
+			"a dependency is unavailable, try again shortly", "connection refused"},
+		{"a reason of its own", fmt.Errorf("auth: login: %w: %w", Unavailable("too many logins at once"), context.DeadlineExceeded),
+			"too many logins at once", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			ctx := context.WithValue(context.Background(), loggerKey, slog.New(slog.NewJSONHandler(&logs, nil)))
+			rec := httptest.NewRecorder()
+			Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx), tt.err)
+			var body errorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Detail != tt.wantDetail {
+				t.Errorf("Fail(%v) detail = %q, want %q", tt.err, body.Detail, tt.wantDetail)
+			}
+			if tt.wantLogged != "" && !strings.Contains(logs.String(), tt.wantLogged) {
+				t.Errorf("Fail(%v) logged %q, want the cause %q", tt.err, logs.String(), tt.wantLogged)
+			}
+		})
+	}
+}
+
+// TestFailLogsCauseOfServerError: an *Error answered with a 5xx logs the cause it wraps
+// (never sent); a 4xx is the client's doing and logs nothing.
+func TestFailLogsCauseOfServerError(t *testing.T) {
+	var logs strings.Builder
+	ctx := context.WithValue(context.Background(), loggerKey, slog.New(slog.NewJSONHandler(&logs, nil)))
+	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+	Fail(httptest.NewRecorder(), r, NewError(500, "entry_unreadable", "unreadable").Wrap(errors.New("entry 42: bad tag")))
+	Fail(httptest.NewRecorder(), r, NewError(404, "not_found", "not found").Wrap(errors.New("row 43 missing")))
+	if !strings.Contains(logs.String(), "entry 42: bad tag") {
+		t.Errorf("logs = %q, want the cause of the 500", logs.String())
+	}
+	if strings.Contains(logs.String(), "row 43") {
+		t.Errorf("logs = %q, want nothing for the 404", logs.String())
 	}
 }
 
@@ -152,7 +202,8 @@ func TestFailClientGone(t *testing.T) {
 		err  error
 	}{
 		{"plain", fmt.Errorf("entries: get: %w", context.Canceled)},
-		{"marked as an outage", outage.Mark(fmt.Errorf("session: get: %w", context.Canceled))},
+		{"wrapped as an outage", fmt.Errorf("session: get: %w: %w", outage.ErrUnavailable, context.Canceled)},
+		{"an answer caused by it", NewError(500, "internal_error", "failed").Wrap(context.Canceled)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,9 +215,9 @@ func TestFailClientGone(t *testing.T) {
 			}
 		})
 	}
-	// The same marked error while the client waits is an outage.
+	// The same outage while the client waits is a 503.
 	rec := httptest.NewRecorder()
-	Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), outage.Mark(errors.New("session: get: connection refused")))
+	Fail(rec, httptest.NewRequest(http.MethodGet, "/", nil), fmt.Errorf("session: get: %w: %w", outage.ErrUnavailable, errors.New("connection refused")))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
 		t.Fatalf("Fail(outage) = %d (Retry-After %q), want 503 with Retry-After 5", rec.Code, rec.Header().Get("Retry-After"))
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -59,33 +60,55 @@ func validRequestID(id string) bool {
 	return true
 }
 
-type statusRecorder struct {
+// StatusRecorder is a ResponseWriter that records the status and the size of the answer
+// written through it, for access logs (Observe) and metrics (the gateway). It has Unwrap,
+// so http.ResponseController reaches the writer underneath.
+type StatusRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	// beforeHeaders, when set, runs once, just before the headers are written.
+	beforeHeaders func(http.Header)
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-		// Again, as the headers leave: a proxied answer has added the upstream's own
-		// Cache-Control by now, and no handler may loosen it.
-		noStore(s.Header())
-	}
+// NewStatusRecorder returns a StatusRecorder over w.
+func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
+	return &StatusRecorder{ResponseWriter: w}
+}
+
+// Status is the status written, 200 for a body written without one, or 0 when nothing was
+// written yet.
+func (s *StatusRecorder) Status() int { return s.status }
+
+// Bytes is how many body bytes were written.
+func (s *StatusRecorder) Bytes() int { return s.bytes }
+
+// WriteHeader records the first status and writes it.
+func (s *StatusRecorder) WriteHeader(code int) {
+	s.first(code)
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-		noStore(s.Header())
-	}
+// Write writes b, recording a 200 when no status was written before.
+func (s *StatusRecorder) Write(b []byte) (int, error) {
+	s.first(http.StatusOK)
 	n, err := s.ResponseWriter.Write(b)
 	s.bytes += n
 	return n, err
 }
 
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+// Unwrap returns the writer underneath.
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *StatusRecorder) first(code int) {
+	if s.status != 0 {
+		return
+	}
+	s.status = code
+	if s.beforeHeaders != nil {
+		s.beforeHeaders(s.Header())
+	}
+}
 
 // Observe is the outer middleware of every function: it assigns or carries the request id,
 // puts a logger with it in the context, gives the request the project's read and write
@@ -119,14 +142,16 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 			ctx = context.WithValue(ctx, accessLoggedKey, logged)
 		}
 		r = r.WithContext(ctx)
-		rec := &statusRecorder{ResponseWriter: w}
+		// noStore again as the headers leave: a proxied answer has added the upstream's
+		// own Cache-Control by now, and no handler may loosen it.
+		rec := &StatusRecorder{ResponseWriter: w, beforeHeaders: noStore}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				logger.Error("panic", "panic", p, "stack", string(debug.Stack()))
-				if rec.status == 0 {
+				if rec.Status() == 0 {
 					Fail(rec, r, errors.New("panic"))
 				}
 			}
@@ -141,8 +166,8 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 			logger.Info("request",
 				"method", r.Method,
 				"route", route,
-				"status", rec.status,
-				"bytes", rec.bytes,
+				"status", rec.Status(),
+				"bytes", rec.Bytes(),
 				"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			)
 		}()
@@ -190,7 +215,9 @@ type SessionGetter interface {
 }
 
 // Authenticate requires a valid bearer access token whose session is still alive, and
-// puts the caller in the request context. Every failure answers the same 401.
+// puts the caller in the request context. Every failure of the token or the session
+// answers the same 401; a session store that cannot answer goes to Fail (503 for an
+// outage).
 func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearer(r)
@@ -214,13 +241,8 @@ func Authenticate(v *token.Verifier, sessions SessionGetter, next http.Handler) 
 			return
 		}
 		if err != nil {
-			if r.Context().Err() != nil {
-				// The client left while Redis was asked: no outage to report.
-				Fail(w, r, err)
-				return
-			}
-			Logger(r.Context()).Error("session lookup failed", "error", err.Error())
-			Fail(w, r, Unavailable("sessions are unavailable, try again shortly"))
+			// Redis out of reach is an outage (503), a client that left a 499: Fail decides.
+			Fail(w, r, fmt.Errorf("httpapi: authenticate: %w", err))
 			return
 		}
 		ctx := context.WithValue(r.Context(), principalKey, Principal{UserID: claims.Subject, Tier: claims.Tier, Session: sess})

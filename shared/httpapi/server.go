@@ -30,8 +30,9 @@ import (
 //		if _, err := w.Write(chunk); err != nil { ... }
 //	}
 //
-// Every writer wrapper in this project (Observe's, the gateway's metrics and proxy
-// wrappers) has Unwrap, so the ResponseController reaches the connection; the gateway
+// Every writer wrapper in this project (StatusRecorder, which Observe and the gateway's
+// metrics use, and the gateway's proxy wrapper) has Unwrap, so the ResponseController
+// reaches the connection; the gateway
 // moves its own deadline on each chunk a proxied answer brings (see the root package).
 // In the cluster Knative's revision timeoutSeconds (300 s by default) bounds a request
 // too; a streaming function raises it.

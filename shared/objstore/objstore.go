@@ -214,7 +214,8 @@ type Object struct {
 }
 
 // Head reports whether key exists and, if so, its size and recorded SHA-256. A missing
-// bucket is not a missing object: it is an outage (ErrBucketMissing).
+// bucket is not a missing object: it is an outage (ErrBucketMissing, with
+// outage.ErrUnavailable).
 func (s *Store) Head(ctx context.Context, key string) (Object, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -254,12 +255,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // ErrBucketMissing is the store saying the configured bucket does not exist: S3_BUCKET is
-// wrong or the bucket was removed. It is marked as an outage (503 in HTTP, a failed
+// wrong or the bucket was removed. It comes with outage.ErrUnavailable (503 in HTTP, a failed
 // cleanup run that the Broker retries), never taken to mean that an object is gone.
 var ErrBucketMissing = errors.New("objstore: the bucket does not exist")
 
 // objectGone tells an object call's error apart: true for the object being missing from
-// the bucket, else the error to return (ErrBucketMissing, marked, for a missing bucket).
+// the bucket, else the error to return (ErrBucketMissing, an outage, for a missing bucket).
 // S3 answers a HEAD with a bare 404 that does not say which of the two is missing, so such
 // an answer is settled with a HEAD of the bucket.
 func (s *Store) objectGone(ctx context.Context, op string, err error) (bool, error) {
@@ -282,9 +283,9 @@ func (s *Store) objectGone(ctx context.Context, op string, err error) (bool, err
 	}
 }
 
-// bucketMissing is ErrBucketMissing for op, marked as an outage, with the store's answer.
+// bucketMissing is ErrBucketMissing for op, an outage, with the store's answer.
 func (s *Store) bucketMissing(op string, err error) error {
-	return outage.Mark(fmt.Errorf("%s: bucket %q: %w: %w", op, s.bucket, ErrBucketMissing, err))
+	return fmt.Errorf("%s: bucket %q: %w: %w: %w", op, s.bucket, ErrBucketMissing, outage.ErrUnavailable, err)
 }
 
 // errorCode is the S3 error code of err ("NoSuchKey", "NoSuchBucket", ...), or "".
@@ -312,20 +313,22 @@ func isNotFound(err error) bool {
 		(errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusNotFound)
 }
 
-// IsUnavailable reports whether err means the store could not be reached or is failing,
-// so the call may succeed later. Such errors are marked with outage.Mark, which
-// httpapi.Fail answers with 503 and Retry-After.
-func IsUnavailable(err error) bool {
-	return outage.Is(err)
+// classify wraps err with op, and with outage.ErrUnavailable when the store could not be
+// reached or is failing, so the call may succeed later (see failing). httpapi.Fail answers
+// such an error with 503 and Retry-After.
+func classify(op string, err error) error {
+	if failing(err) {
+		return fmt.Errorf("%s: %w: %w", op, outage.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
-// classify wraps err with op and marks outages: a transport failure (connection refused,
-// reset, DNS, timeout) or a 5xx / throttling answer from the store. A canceled request is
-// left as it is, since the caller went away.
-func classify(op string, err error) error {
-	wrapped := fmt.Errorf("%s: %w", op, err)
+// failing reports whether err is the store being out of reach or failing: a transport
+// failure (connection refused, reset, DNS, timeout) or a 5xx / throttling answer. A
+// canceled request is not, since the caller went away.
+func failing(err error) bool {
 	if errors.Is(err, context.Canceled) {
-		return wrapped
+		return false
 	}
 	// No answer from the store at all: the transport failed (connection refused or
 	// reset, DNS), the deadline passed, or the SDK's retry budget ran out. The SDK wraps
@@ -335,17 +338,14 @@ func classify(op string, err error) error {
 		quotaErr *ratelimit.QuotaExceededError
 	)
 	if errors.As(err, &sendErr) || errors.As(err, &quotaErr) || errors.Is(err, context.DeadlineExceeded) {
-		return outage.Mark(wrapped)
+		return true
 	}
 	var (
 		resp   *awshttp.ResponseError
 		apiErr smithy.APIError
 	)
 	if errors.As(err, &resp) && (resp.HTTPStatusCode() >= 500 || resp.HTTPStatusCode() == http.StatusTooManyRequests) {
-		return outage.Mark(wrapped)
+		return true
 	}
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "SlowDown" {
-		return outage.Mark(wrapped)
-	}
-	return wrapped
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "SlowDown"
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/objstore"
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // testConfig reads the S3 settings scripts/test exports; the tests fail without them.
@@ -359,8 +360,8 @@ func TestMissingBucketIsAnOutage(t *testing.T) {
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			err := call()
-			if !errors.Is(err, objstore.ErrBucketMissing) || !objstore.IsUnavailable(err) {
-				t.Errorf("%s() in a missing bucket = %v, want ErrBucketMissing marked Unavailable", name, err)
+			if !errors.Is(err, objstore.ErrBucketMissing) || !errors.Is(err, outage.ErrUnavailable) {
+				t.Errorf("%s() in a missing bucket = %v, want ErrBucketMissing and outage.ErrUnavailable", name, err)
 			}
 		})
 	}
@@ -397,9 +398,8 @@ func TestUnavailableStore(t *testing.T) {
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			err := call()
-			var u interface{ Unavailable() bool }
-			if err == nil || !errors.As(err, &u) || !u.Unavailable() || !objstore.IsUnavailable(err) {
-				t.Errorf("%s() = %v, want an error marked Unavailable", name, err)
+			if !errors.Is(err, outage.ErrUnavailable) {
+				t.Errorf("%s() = %v, want outage.ErrUnavailable", name, err)
 			}
 		})
 	}

@@ -1,13 +1,17 @@
-package outage
+package outage_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
-func TestMarkAndIs(t *testing.T) {
+// TestErrUnavailableWrapped: an adapter's failure, wrapped with the sentinel and then by
+// its callers, is still an outage, keeps its cause for the log, and a plain error is not.
+func TestErrUnavailableWrapped(t *testing.T) {
 	refused := errors.New("dial tcp 127.0.0.1:6379: connection refused")
 	tests := []struct {
 		name string
@@ -15,23 +19,19 @@ func TestMarkAndIs(t *testing.T) {
 		want bool
 	}{
 		{"nil", nil, false},
-		{"unmarked", refused, false},
-		{"marked", Mark(refused), true},
-		{"marked, then wrapped", fmt.Errorf("auth: logout: %w", Mark(refused)), true},
-		{"wrapped, then marked", Mark(fmt.Errorf("session: get: %w", refused)), true},
+		{"plain", refused, false},
+		{"wrapped by the adapter", fmt.Errorf("session: get: %w: %w", outage.ErrUnavailable, refused), true},
+		{"then by a caller", fmt.Errorf("auth: logout: %w", fmt.Errorf("session: revoke: %w: %w", outage.ErrUnavailable, refused)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Is(tt.err); got != tt.want {
-				t.Errorf("Is(%v) = %v, want %v", tt.err, got, tt.want)
+			if got := errors.Is(tt.err, outage.ErrUnavailable); got != tt.want {
+				t.Errorf("errors.Is(%v, ErrUnavailable) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
 	}
-	if Mark(nil) != nil {
-		t.Errorf("Mark(nil) = %v, want nil", Mark(nil))
-	}
-	marked := Mark(fmt.Errorf("session: get: %w", context.DeadlineExceeded))
-	if !errors.Is(marked, context.DeadlineExceeded) || marked.Error() != "session: get: context deadline exceeded" {
-		t.Errorf("Mark() = %q, want the same message with the cause still in the chain", marked)
+	err := fmt.Errorf("session: get: %w: %w", outage.ErrUnavailable, context.DeadlineExceeded)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("%v lost its cause", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/session"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/token"
@@ -60,7 +61,7 @@ func Connect(ctx context.Context, cfg Config) (*Services, error) {
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		rdb.Close()
-		if errors.Is(err, store.ErrUnavailable) {
+		if errors.Is(err, outage.ErrUnavailable) {
 			err = config.Unreachable("DATABASE_URL", "postgres", err)
 		}
 		return nil, fmt.Errorf("platform: %w", err)

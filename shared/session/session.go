@@ -384,8 +384,8 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// redisError marks a failure to reach Redis as an outage, so httpapi.Fail answers 503 with
-// Retry-After instead of 500.
+// redisError wraps a failure to reach Redis with outage.ErrUnavailable, so httpapi.Fail
+// answers 503 with Retry-After instead of 500.
 func redisError(op string, err error) error {
-	return outage.Mark(fmt.Errorf("session: %s: %w", op, err))
+	return fmt.Errorf("session: %s: %w: %w", op, outage.ErrUnavailable, err)
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xmojo/diary/shared/outage"
 )
 
 // ErrNotFound is returned when a row does not exist or is not the caller's.
@@ -19,9 +21,6 @@ var ErrNotFound = errors.New("store: not found")
 
 // ErrConflict is returned when a write violates a uniqueness or exclusion constraint.
 var ErrConflict = errors.New("store: conflict")
-
-// ErrUnavailable is returned when PostgreSQL cannot be reached.
-var ErrUnavailable = errors.New("store: database unavailable")
 
 // DBTX is what a query needs: satisfied by *pgxpool.Pool, *pgxpool.Conn and pgx.Tx, so one
 // method runs on the pool or inside a transaction.
@@ -47,7 +46,7 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("store: open: %w: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("store: open: %w: %w", outage.ErrUnavailable, err)
 	}
 	return pool, nil
 }
@@ -69,13 +68,14 @@ func Transact(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error)
 	return nil
 }
 
-// Translate maps driver errors to the sentinels above, keeping the original in the chain
-// for logs. Errors that are already sentinels, or unknown, pass through unchanged.
+// Translate maps driver errors to the sentinels above and to outage.ErrUnavailable (the
+// server is shutting down, out of connections or unreachable), keeping the original in the
+// chain for logs. Errors that are already sentinels, or unknown, pass through unchanged.
 func Translate(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, outage.ErrUnavailable) {
 		return err
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -87,13 +87,13 @@ func Translate(err error) error {
 		case "23505", "23P01": // unique_violation, exclusion_violation
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		case "57P01", "57P02", "57P03", "53300": // shutdown, too many connections
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", outage.ErrUnavailable, err)
 		}
 		return err
 	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) || pgconn.SafeToRetry(err) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", outage.ErrUnavailable, err)
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
 )
@@ -31,6 +32,13 @@ func TestTranslate(t *testing.T) {
 				VALUES ($1, $2, 'x', 'e2e', $3)`, uuid.NewString(), u.Email, u.PublicKey)
 			return err
 		}, store.ErrConflict},
+		{"server out of reach", func() error {
+			conn, err := pgx.Connect(ctx, "postgres://diary@127.0.0.1:1/diary?connect_timeout=5") // nothing listens on port 1
+			if err == nil {
+				conn.Close(ctx)
+			}
+			return err
+		}, outage.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,6 +50,9 @@ func TestTranslate(t *testing.T) {
 	}
 	if !store.IsUniqueViolation(tests[1].run(), "users_email_key") {
 		t.Errorf("IsUniqueViolation(users_email_key) = false, want true")
+	}
+	if _, err := store.Open(ctx, "postgres://diary@127.0.0.1:1/diary?connect_timeout=5"); !errors.Is(err, outage.ErrUnavailable) {
+		t.Errorf("Open(a server out of reach) = %v, want outage.ErrUnavailable", err)
 	}
 }
 
