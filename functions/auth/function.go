@@ -16,6 +16,7 @@ import (
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/storage"
 )
 
 // Config is the auth function's settings, read from the environment at Start.
@@ -27,8 +28,9 @@ type Config struct {
 	// JWTPrivateKey is the standard base64 of the 32-byte Ed25519 seed that signs access
 	// tokens. Only this function holds it; it must match JWT_PUBLIC_KEY.
 	JWTPrivateKey string `envconfig:"JWT_PRIVATE_KEY" required:"true"`
-	// StorageQuotaBytes is each user's media quota, reported by /features.
-	StorageQuotaBytes int64 `envconfig:"STORAGE_QUOTA_BYTES" default:"1073741824"`
+	// Quota is STORAGE_QUOTA_BYTES, each user's media quota, which /features reports (the
+	// media function enforces the same setting).
+	storage.Quota
 	// KDFConcurrency bounds how many Argon2id derivations (64 MiB each) run at once, so a
 	// login storm queues instead of exhausting memory.
 	KDFConcurrency int `envconfig:"KDF_CONCURRENCY" default:"2"`

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -122,7 +123,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("config.Load() = %v", err)
 	}
 	want := Config{Config: cfg.Config, JWTPrivateKey: cfg.JWTPrivateKey,
-		StorageQuotaBytes: 1 << 30, KDFConcurrency: 2, BcryptConcurrency: 2,
+		Quota: storage.Quota{QuotaBytes: 1 << 30}, KDFConcurrency: 2, BcryptConcurrency: 2,
 		LoginRateIPLimit: 10, LoginRateIPWindow: time.Minute,
 		LoginFreeFailures: 3, LoginFailureDelay: time.Second,
 		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute, LoginKnownAddressTTL: 720 * time.Hour,

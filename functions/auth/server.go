@@ -71,9 +71,10 @@ func (c Config) parse() (settings, error) {
 	if s.clients, err = c.Resolver(); err != nil {
 		return s, err
 	}
+	if err := c.Quota.Validate(); err != nil {
+		return s, err
+	}
 	switch {
-	case c.StorageQuotaBytes <= 0:
-		return s, errors.New("STORAGE_QUOTA_BYTES must be positive")
 	case c.KDFConcurrency <= 0:
 		return s, errors.New("KDF_CONCURRENCY must be positive")
 	case c.BcryptConcurrency <= 0:
@@ -125,6 +126,6 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 			now:          time.Now,
 		},
 		clients: s.clients,
-		quota:   cfg.StorageQuotaBytes,
+		quota:   cfg.QuotaBytes,
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/testenv"
 	"github.com/xmojo/diary/shared/token"
 )
@@ -267,54 +268,22 @@ func TestLogout(t *testing.T) {
 	}
 }
 
-// TestFeaturesStorageUsed checks used_bytes sums the user's ready, undeleted media only,
-// in the media function's table (migration 0003).
+// TestFeaturesStorageUsed checks that /features reports the user's storage as
+// shared/storage counts it (its own tests cover what counts) and the configured quota.
 func TestFeaturesStorageUsed(t *testing.T) {
 	t.Parallel()
-	// The quota is given explicitly: testenv.Env can snapshot the process environment
-	// while another test's config.Load has its own STORAGE_QUOTA_BYTES applied.
-	h := newHarness(t, nil, "STORAGE_QUOTA_BYTES", "1073741824")
+	h := newHarness(t, nil, "STORAGE_QUOTA_BYTES", "5000000")
 	u := testenv.NewUser(t, h.svc, "e2e")
 	other := testenv.NewUser(t, h.svc, "e2e")
-	// What the media quota counts: every undeleted row, ready or pending (a pending upload
-	// counts until it is completed or removed, URL expired or not), each object once.
 	sharedKey := "u/" + u.ID + "/" + uuid.NewString()
-	media := []struct {
-		userID string
-		size   int64
-		status string
-		// deleted soft-deletes the row.
-		deleted bool
-		// expired gives a pending row an upload URL that has expired.
-		expired bool
-		// key is the object; empty: a key of its own.
-		key string
-	}{
-		{u.ID, 1000, "ready", false, false, ""},
-		{u.ID, 234, "ready", false, false, sharedKey},
-		{u.ID, 234, "ready", false, false, sharedKey}, // deduplicated for another entry: counted once
-		{u.ID, 50_000, "pending", false, false, ""},
-		{u.ID, 600_000, "pending", false, true, ""},
-		{u.ID, 70_000, "ready", true, false, ""},
-		{other.ID, 9_999, "ready", false, false, ""},
-	}
-	for _, m := range media {
-		id := uuid.NewString()
-		key := m.key
-		if key == "" {
-			key = "u/" + m.userID + "/" + id
-		}
-		_, err := h.svc.DB.Exec(context.Background(), `
-			INSERT INTO media (id, user_id, object_key, filename_ct, content_type, size_bytes, sha256, status,
-				upload_expires_at, completed_at, deleted_at)
-			VALUES ($1, $2, $3, 'x', 'image/jpeg', $4, $5, $6,
-				CASE WHEN $8 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END,
-				CASE WHEN $6 = 'ready' THEN now() END, CASE WHEN $7 THEN now() END)`,
-			id, m.userID, key, m.size, make([]byte, 32), m.status, m.deleted, m.expired)
-		if err != nil {
-			t.Fatalf("insert media: %v", err)
-		}
-	}
+	testenv.InsertMedia(t, h.svc,
+		testenv.Media{UserID: u.ID, Size: 1000, Status: "ready"},
+		testenv.Media{UserID: u.ID, ObjectKey: sharedKey, Size: 234, Status: "ready"},
+		testenv.Media{UserID: u.ID, ObjectKey: sharedKey, Size: 234, Status: "ready"}, // deduplicated: counted once
+		testenv.Media{UserID: u.ID, Size: 600_000, Status: "pending", Expired: true},
+		testenv.Media{UserID: u.ID, Size: 70_000, Status: "ready", Deleted: true},
+		testenv.Media{UserID: other.ID, Size: 9_999, Status: "ready"},
+	)
 	resp := do(t, h.h, randomIP(t), "GET", "/api/v1/auth/features", u.AccessToken, nil)
 	if resp.Code != http.StatusOK {
 		t.Fatalf("GET /features = %d %s, want 200", resp.Code, resp.Body)
@@ -326,9 +295,13 @@ func TestFeaturesStorageUsed(t *testing.T) {
 		} `json:"storage"`
 	}
 	resp.JSON(t, &got)
-	if want := int64(1000 + 234 + 50_000 + 600_000); got.Storage.UsedBytes != want || got.Storage.QuotaBytes != 1<<30 {
-		t.Errorf("storage = %+v, want used_bytes %d (own undeleted ready and pending, the shared object once) and quota_bytes %d",
-			got.Storage, want, 1<<30)
+	used, err := storage.Usage(t.Context(), h.svc.DB, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1000 + 234 + 600_000); used != want || got.Storage.UsedBytes != used || got.Storage.QuotaBytes != 5_000_000 {
+		t.Errorf("storage = %+v, storage.Usage = %d; want used_bytes %d (own undeleted ready and pending, the shared object once) and quota_bytes 5000000",
+			got.Storage, used, want)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/store"
+	"github.com/xmojo/diary/shared/userlock"
 )
 
 // The encryption tiers.
@@ -78,10 +79,12 @@ func entryID(r *http.Request) (string, bool) {
 	return id.String(), true
 }
 
-// write runs fn in a transaction holding the user's write lock, with the time of the write.
+// write runs fn in a transaction holding the user's entry write lock (userlock.Entries),
+// with the time of the write: the database clock read once the lock is granted, so a
+// user's updated_at never goes backwards.
 func (a *api) write(ctx context.Context, userID string, fn func(tx pgx.Tx, at time.Time) error) error {
 	return store.Transact(ctx, a.db, func(tx pgx.Tx) error {
-		at, err := lockUser(ctx, tx, userID)
+		at, err := userlock.Lock(ctx, tx, userID, userlock.Entries)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
+	"github.com/xmojo/diary/shared/userlock"
 )
 
 // The benchmarks measure calls in process from 64 goroutines (no HTTP between client and
@@ -157,7 +158,7 @@ func seedEntries(b *testing.B, svc *platform.Services, u testenv.User, n int, co
 	for range n {
 		id := uuid.NewString()
 		err := store.Transact(ctx, svc.DB, func(tx pgx.Tx) error {
-			at, err := lockUser(ctx, tx, u.ID)
+			at, err := userlock.Lock(ctx, tx, u.ID, userlock.Entries)
 			if err != nil {
 				return err
 			}
@@ -232,11 +233,17 @@ func peakSampler() func() uint64 {
 	}
 }
 
+// benchLockStatement is userlock.Statement as scripts/bench.d/create.sql runs it: the
+// entries class, and pgbench's :uid for the user.
+func benchLockStatement() string {
+	return strings.NewReplacer("$1::int4", strconv.Itoa(int(userlock.Entries))+"::int4", "$2", ":uid").Replace(userlock.Statement)
+}
+
 // TestBenchSQLMatchesStore keeps scripts/bench honest: the pgbench scripts must run the
 // statements this package runs for create, get and list.
 func TestBenchSQLMatchesStore(t *testing.T) {
 	want := map[string][]string{
-		"create.sql": {"SELECT entries_lock_user(:uid)", "INSERT INTO entries AS e (id, user_id, title_ct, content_ct, ciphertext, body_version, mood, source,",
+		"create.sql": {benchLockStatement(), "INSERT INTO entries AS e (id, user_id, title_ct, content_ct, ciphertext, body_version, mood, source,",
 			"RETURNING " + entryColumns, "INSERT INTO entry_events (entry_id, user_id, event_type, version, at)"},
 		"get.sql": {"SELECT " + entryColumns + "\n\t\tFROM entries e\n\t\tWHERE e.id = :eid AND e.user_id = :uid AND (:include_deleted OR e.deleted_at IS NULL);"},
 	}

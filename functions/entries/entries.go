@@ -90,9 +90,6 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		if row, err = insertEntry(r.Context(), tx, n); err != nil {
 			return err
 		}
-		if err := setEntryTags(r.Context(), tx, c.userID, id, in.tags, true); err != nil {
-			return err
-		}
 		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
 			return err
 		}
@@ -213,9 +210,6 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		if row, err = updateEntryBody(r.Context(), tx, u); err != nil {
 			return changedMeanwhile(err)
-		}
-		if err := setEntryTags(r.Context(), tx, c.userID, id, in.tags, false); err != nil {
-			return err
 		}
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
 	})

@@ -31,9 +31,8 @@ type entryRow struct {
 	Tags        []string   `db:"tags"`
 }
 
-// entryColumns selects an entryRow from entries aliased e. The tag names are the row's
-// own copy (entries.tags, migration 0005), written with the entry, so no read joins
-// entry_tags and tags.
+// entryColumns selects an entryRow from entries aliased e. The tag names live on the row
+// itself (entries.tags, the one place tags are stored: migration 0007).
 const entryColumns = `e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_version, e.mood, e.source,
 	e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq, e.tags`
 
@@ -68,16 +67,6 @@ func collectEntry(rows pgx.Rows) (entryRow, error) {
 	return pgx.CollectExactlyOneRow(rows, scanEntry)
 }
 
-// lockUser serialises the user's entry writes until the transaction ends and returns the
-// database clock read after the lock: the time of the write.
-func lockUser(ctx context.Context, tx pgx.Tx, userID string) (time.Time, error) {
-	var now time.Time
-	if err := tx.QueryRow(ctx, `SELECT entries_lock_user($1)`, userID).Scan(&now); err != nil {
-		return time.Time{}, fmt.Errorf("entries: lock user: %w", store.Translate(err))
-	}
-	return now, nil
-}
-
 // newEntry is what insertEntry writes.
 type newEntry struct {
 	id, userID string
@@ -86,12 +75,11 @@ type newEntry struct {
 	mood       *string
 	source     string
 	occurredAt time.Time
-	tags       []string // normalised; setEntryTags links them in the same transaction
+	tags       []string // normalised, sorted
 	at         time.Time
 }
 
-// insertEntry writes a new entry at version 1 with its tag names. The tags' rows and
-// links are written by setEntryTags, in the same transaction.
+// insertEntry writes a new entry at version 1 with its tag names.
 func insertEntry(ctx context.Context, db store.DBTX, n newEntry) (entryRow, error) {
 	rows, err := db.Query(ctx, `
 		INSERT INTO entries AS e (id, user_id, title_ct, content_ct, ciphertext, body_version, mood, source,
@@ -165,13 +153,13 @@ type entryUpdate struct {
 	mood       *string
 	source     *string    // nil keeps the source
 	occurredAt *time.Time // nil keeps occurred_at
-	tags       []string   // replaces the tag names; setEntryTags relinks them
+	tags       []string   // replaces the tag names
 	at         time.Time
 }
 
-// updateEntryBody replaces a live entry's body and metadata (tag names included; the
-// caller relinks them with setEntryTags in the same transaction) if it is still at version
-// u.from, and bumps its version. A changed or deleted entry gives store.ErrNotFound.
+// updateEntryBody replaces a live entry's body and metadata (tag names included) if it is
+// still at version u.from, and bumps its version. A changed or deleted entry gives
+// store.ErrNotFound.
 func updateEntryBody(ctx context.Context, db store.DBTX, u entryUpdate) (entryRow, error) {
 	rows, err := db.Query(ctx, `
 		UPDATE entries AS e SET
@@ -296,10 +284,10 @@ func listQuery(userID string, f listFilter) (string, []any) {
 		where = append(where, "(e.occurred_at, e.id) < ("+arg(f.after.At)+", "+arg(f.after.ID)+"::uuid)")
 	}
 	if len(f.tags) > 0 {
-		// A semi-join, so the planner may start from the tags when they are rare.
-		where = append(where, `e.id IN (SELECT et.entry_id FROM entry_tags et JOIN tags t ON t.id = et.tag_id
-			WHERE t.user_id = $1 AND t.name = ANY(`+arg(f.tags)+`)
-			GROUP BY et.entry_id HAVING count(*) = `+strconv.Itoa(len(f.tags))+`)`)
+		// Containment, which the GIN index entries_tags_idx answers: the planner starts from
+		// it for a rare tag, and walks the list's own index checking each row for a common
+		// one (docs/benchmarks.md, "Tag filter").
+		where = append(where, "e.tags @> "+arg(f.tags)+"::text[]")
 	}
 	return pageQuery(`FROM entries e WHERE `+strings.Join(where, " AND "), `e.occurred_at DESC, e.id DESC`, f.size, arg), args
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/shared/store"
+	"github.com/xmojo/diary/shared/userlock"
 )
 
 type purgeBatch struct {
@@ -15,13 +16,12 @@ type purgeBatch struct {
 	EntryIDs []string `db:"entry_ids"`
 }
 
-// purgeEntries deletes the entries soft-deleted before cutoff. Their tag links, history
-// and idempotency keys go with them (ON DELETE CASCADE); media attached to them stay the
-// user's, unattached (ON DELETE SET NULL), and are removed only when the user deletes them.
-// Each user's entries are deleted under that user's entry lock (entries_lock_user), the
-// lock order every entry writer follows, and re-checked there, so an entry restored in
-// the meantime is kept. The user's tags that no entry carries any more go in the same
-// transaction: tag names are plaintext metadata, not to be kept once their entries are gone.
+// purgeEntries deletes the entries soft-deleted before cutoff, with their tag names (on the
+// row itself), history and idempotency keys (ON DELETE CASCADE); media attached to them
+// stay the user's, unattached (ON DELETE SET NULL), and are removed only when the user
+// deletes them. Each user's entries are deleted under that user's entry write lock
+// (userlock.Entries), the lock every entry writer takes first, and re-checked there, so an
+// entry restored in the meantime is kept.
 func (r *run) purgeEntries(ctx context.Context, cutoff time.Time) error {
 	for {
 		rows, err := r.f.db.Query(ctx, `
@@ -41,18 +41,16 @@ func (r *run) purgeEntries(ctx context.Context, cutoff time.Time) error {
 		if len(batches) == 0 {
 			return nil
 		}
-		listed, purged, tagsRemoved := 0, int64(0), int64(0)
+		listed, purged := 0, int64(0)
 		for _, b := range batches {
 			listed += len(b.EntryIDs)
-			c, err := r.purgeUserEntries(ctx, b, cutoff)
+			n, err := r.purgeUserEntries(ctx, b, cutoff)
 			if err != nil {
 				return err
 			}
-			purged += c.EntriesPurged
-			tagsRemoved += c.TagsRemoved
+			purged += n
 		}
 		r.res.EntriesPurged += purged
-		r.res.TagsRemoved += tagsRemoved
 		if purged == 0 {
 			// Every listed entry was restored meanwhile; the next list would differ.
 			continue
@@ -63,17 +61,14 @@ func (r *run) purgeEntries(ctx context.Context, cutoff time.Time) error {
 	}
 }
 
-// purgeUserEntries deletes one user's listed entries that are still due, then the user's
-// tags left without any entry. Both happen under the user's entry lock, which every writer
-// of tags and tag links takes too (the entries function links a create's or an update's
-// tags under it): a tag cannot get a new link between the check and the delete, and a
-// writer waiting for the lock finds the tag gone and creates it afresh. Tags of deleted
-// entries still within retention keep their links, so a restored entry keeps its tags.
-func (r *run) purgeUserEntries(ctx context.Context, b purgeBatch, cutoff time.Time) (counts, error) {
+// purgeUserEntries deletes one user's listed entries that are still due, under the user's
+// entry write lock: a restore that commits first takes its entry out of the delete, and
+// one that waits for the lock finds the entry gone (404). It returns how many it deleted.
+func (r *run) purgeUserEntries(ctx context.Context, b purgeBatch, cutoff time.Time) (int64, error) {
 	var c counts
 	err := store.Transact(ctx, r.f.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT entries_lock_user($1)`, b.UserID); err != nil {
-			return fmt.Errorf("lock user entries: %w", store.Translate(err))
+		if _, err := userlock.Lock(ctx, tx, b.UserID, userlock.Entries); err != nil {
+			return fmt.Errorf("purge entries: %w", err)
 		}
 		tag, err := tx.Exec(ctx, `
 			DELETE FROM entries WHERE user_id = $1 AND id = ANY($2::uuid[]) AND deleted_at < $3`,
@@ -85,20 +80,11 @@ func (r *run) purgeUserEntries(ctx context.Context, b purgeBatch, cutoff time.Ti
 		if c.EntriesPurged == 0 {
 			return nil
 		}
-		tag, err = tx.Exec(ctx, `
-			DELETE FROM tags t
-			 WHERE t.user_id = $1
-			   AND NOT EXISTS (SELECT 1 FROM entry_tags et WHERE et.tag_id = t.id)`,
-			b.UserID)
-		if err != nil {
-			return fmt.Errorf("remove unused tags: %w", store.Translate(err))
-		}
-		c.TagsRemoved = tag.RowsAffected()
 		r.users[b.UserID] = true
 		return r.record(ctx, tx, map[string]counts{b.UserID: c})
 	})
 	if err != nil {
-		return counts{}, err
+		return 0, err
 	}
-	return c, nil
+	return c.EntriesPurged, nil
 }

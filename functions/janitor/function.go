@@ -3,10 +3,9 @@
 // janitor-daily-cleanup); on each tick it
 //   - removes the S3 objects no media refers to any more (of deleted media, and of
 //     uploads still pending PENDING_UPLOAD_TTL past their URL's expiry), then the rows;
-//   - purges the entries soft-deleted longer than ENTRY_RETENTION ago, with their tag
-//     links, history and idempotency keys (the foreign keys cascade; media attached to a
-//     purged entry stay the user's, unattached), and the tags of those users that no
-//     entry carries any more;
+//   - purges the entries soft-deleted longer than ENTRY_RETENTION ago, with their history
+//     and idempotency keys (the foreign keys cascade; media attached to a purged entry stay
+//     the user's, unattached), under each user's entry write lock (shared/userlock);
 //   - expires old idempotency keys, processed event ids and finished jobs;
 //   - records the run as a system job and, for every user whose data it touched, a child
 //     job the user can read with GET /api/v1/jobs.
@@ -211,7 +210,7 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 		return fmt.Errorf("janitor: cleanup: %w", err)
 	}
 	logger.Info("cleanup done", "job_id", res.RunID, "entries_purged", res.EntriesPurged,
-		"tags_removed", res.TagsRemoved, "media_removed", res.MediaRemoved, "uploads_expired", res.UploadsExpired, "users", res.Users,
+		"media_removed", res.MediaRemoved, "uploads_expired", res.UploadsExpired, "users", res.Users,
 		"idempotency_keys_expired", res.IdempotencyKeysExpired, "jobs_purged", res.JobsPurged,
 		"processed_events_purged", res.ProcessedEventsPurged)
 	return nil

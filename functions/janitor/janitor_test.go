@@ -27,6 +27,7 @@ import (
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
+	"github.com/xmojo/diary/shared/userlock"
 )
 
 const day = 24 * time.Hour
@@ -143,17 +144,14 @@ func (w *world) entryIn(db store.DBTX, userID string, deletedAgo time.Duration) 
 	return id
 }
 
-// belongings gives an entry a tag, a history row and an idempotency key.
+// belongings gives an entry a history row and an idempotency key.
 func (w *world) belongings(userID, entryID string) {
 	w.t.Helper()
 	ctx := context.Background()
-	tagID := uuid.NewString()
 	stmts := []struct {
 		sql  string
 		args []any
 	}{
-		{`INSERT INTO tags (id, user_id, name) VALUES ($1, $2, $3)`, []any{tagID, userID, "t-" + tagID[:8]}},
-		{`INSERT INTO entry_tags (entry_id, tag_id) VALUES ($1, $2)`, []any{entryID, tagID}},
 		{`INSERT INTO entry_events (entry_id, user_id, event_type, version, at) VALUES ($1, $2, 'created', 1, now())`, []any{entryID, userID}},
 		{`INSERT INTO entry_idempotency (user_id, key_hash, request_hash, entry_id) VALUES ($1, $2, $3, $4)`,
 			[]any{userID, randomBytes(w.t, 32), randomBytes(w.t, 32), entryID}},
@@ -163,22 +161,6 @@ func (w *world) belongings(userID, entryID string) {
 			w.t.Fatalf("%s: %v", s.sql, err)
 		}
 	}
-}
-
-// tag creates the user's tag name and puts it on entryIDs, as the entries function does.
-func (w *world) tag(userID, name string, entryIDs ...string) string {
-	w.t.Helper()
-	ctx := context.Background()
-	id := uuid.NewString()
-	if _, err := w.svc.DB.Exec(ctx, `INSERT INTO tags (id, user_id, name) VALUES ($1, $2, $3)`, id, userID, name); err != nil {
-		w.t.Fatalf("insert tag: %v", err)
-	}
-	for _, e := range entryIDs {
-		if _, err := w.svc.DB.Exec(ctx, `INSERT INTO entry_tags (entry_id, tag_id) VALUES ($1, $2)`, e, id); err != nil {
-			w.t.Fatalf("insert tag link: %v", err)
-		}
-	}
-	return id
 }
 
 type mediaSpec struct {
@@ -396,7 +378,6 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 		name, sql string
 		want      int
 	}{
-		{"tag links of the purged entry", `SELECT count(*) FROM entry_tags WHERE entry_id = $1`, 0},
 		{"history of the purged entry", `SELECT count(*) FROM entry_events WHERE entry_id = $1`, 0},
 		{"idempotency keys of the purged entry", `SELECT count(*) FROM entry_idempotency WHERE entry_id = $1`, 0},
 	} {
@@ -404,17 +385,14 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.name, got, c.want)
 		}
 	}
-	if got := w.count(`SELECT count(*) FROM entry_tags WHERE entry_id = $1`, live); got != 1 {
-		t.Errorf("tag links of the live entry = %d, want 1", got)
-	}
 	if got := w.count(`SELECT count(*) FROM entry_idempotency WHERE entry_id = $1`, live); got != 2 {
 		t.Errorf("idempotency keys of the live entry = %d, want 2 (its own from belongings and the 1-hour-old one; the 73-hour-old one expired)", got)
 	}
 
 	// What each user can read about the run: their own counts, nothing of the other's.
 	want := map[string]map[string]int{
-		alice: {"entries_purged": 1, "tags_removed": 1, "media_removed": 3, "uploads_expired": 2},
-		bob:   {"entries_purged": 1, "tags_removed": 0, "media_removed": 0, "uploads_expired": 0},
+		alice: {"entries_purged": 1, "media_removed": 3, "uploads_expired": 2},
+		bob:   {"entries_purged": 1, "media_removed": 0, "uploads_expired": 0},
 	}
 	for user, counts := range want {
 		jobs := userJobs(t, w.svc.DB, user)
@@ -430,6 +408,10 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 				t.Errorf("cleanup job result[%s] = %d, want %d (result %v)", k, got, v, j.Result)
 			}
 		}
+		// Tags live on the entry row and go with it: nothing collects them any more.
+		if _, ok := j.Result["tags_removed"]; ok {
+			t.Errorf("cleanup job result = %v, want no tags_removed", j.Result)
+		}
 	}
 	var runStatus string
 	var runUser *string
@@ -441,76 +423,12 @@ func TestCleanupPurgesExactlyWhatIsPastRetention(t *testing.T) {
 	}
 }
 
-func TestCleanupRemovesTagsNoEntryCarries(t *testing.T) {
-	w := newWorld(t)
-	alice, bob := w.user(), w.user()
-	purged := w.entry(alice, 46*day)
-	alsoPurged := w.entry(alice, 50*day)
-	live := w.entry(alice, 0)
-	recentlyDeleted := w.entry(alice, 44*day)
-	bobLive := w.entry(bob, 0)
-
-	tags := []struct {
-		name    string
-		id      string
-		entries []string
-		want    bool
-	}{
-		{name: "on one purged entry only", entries: []string{purged}, want: false},
-		{name: "on two purged entries", entries: []string{purged, alsoPurged}, want: false},
-		{name: "on a purged and a live entry", entries: []string{purged, live}, want: true},
-		{name: "on a purged entry and one deleted within retention", entries: []string{purged, recentlyDeleted}, want: true},
-		{name: "on a live entry only", entries: []string{live}, want: true},
-	}
-	for i := range tags {
-		tags[i].id = w.tag(alice, "tag-"+uuid.NewString()[:8], tags[i].entries...)
-	}
-	// Tags are per user: bob's tag of the same name as alice's removed one is his own.
-	bobTag := w.tag(bob, "shared-name", bobLive)
-	aliceSameName := w.tag(alice, "shared-name", purged)
-
-	if err := w.router(w.objects).Publish(context.Background(), w.tick()); err != nil {
-		t.Fatalf("Publish(daily-cleanup tick) = %v", err)
-	}
-
-	for _, tt := range tags {
-		if got := w.exists("tags", tt.id); got != tt.want {
-			t.Errorf("tag %s: exists = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-	if w.exists("tags", aliceSameName) {
-		t.Errorf("alice's tag on a purged entry only, named like bob's: exists, want removed")
-	}
-	if !w.exists("tags", bobTag) {
-		t.Errorf("bob's tag on his live entry, named like alice's removed one: removed, want kept")
-	}
-	for _, c := range []struct {
-		name, entryID string
-		want          int
-	}{
-		{"live entry", live, 2},
-		{"entry deleted within retention", recentlyDeleted, 1},
-	} {
-		if got := w.count(`SELECT count(*) FROM entry_tags WHERE entry_id = $1`, c.entryID); got != c.want {
-			t.Errorf("tag links of the %s = %d, want %d", c.name, got, c.want)
-		}
-	}
-	if jobs := userJobs(t, w.svc.DB, alice); len(jobs) != 1 ||
-		asInt(jobs[0].Result["entries_purged"]) != 2 || asInt(jobs[0].Result["tags_removed"]) != 3 {
-		t.Errorf("alice's cleanup jobs = %+v, want one with entries_purged 2, tags_removed 3", jobs)
-	}
-	if jobs := userJobs(t, w.svc.DB, bob); len(jobs) != 0 {
-		t.Errorf("bob's cleanup jobs = %+v, want none (nothing of his was removed)", jobs)
-	}
-}
-
-// A create that links an existing tag holds the user's entry lock, as the entries function
-// does; the purge waits for it and must then keep the tag it would otherwise remove.
-func TestCleanupKeepsATagLinkedByAConcurrentWrite(t *testing.T) {
+// A restore holds the user's entry write lock, as the entries function does; the purge
+// waits for it and must then keep the entry it would otherwise delete.
+func TestCleanupWaitsForAConcurrentRestore(t *testing.T) {
 	w := newWorld(t)
 	alice := w.user()
-	old := w.entry(alice, 46*day)
-	tagID := w.tag(alice, "tag-"+uuid.NewString()[:8], old)
+	restored, purged := w.entry(alice, 46*day), w.entry(alice, 47*day)
 	r := w.router(w.objects)
 	ev := w.tick()
 	ctx := context.Background()
@@ -520,26 +438,30 @@ func TestCleanupKeepsATagLinkedByAConcurrentWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT entries_lock_user($1)`, alice); err != nil {
-		t.Fatal(err)
-	}
-	created := w.entryIn(tx, alice, 0)
-	if _, err := tx.Exec(ctx, `INSERT INTO entry_tags (entry_id, tag_id) VALUES ($1, $2)`, created, tagID); err != nil {
+	if _, err := userlock.Lock(ctx, tx, alice, userlock.Entries); err != nil {
 		t.Fatal(err)
 	}
 
 	done := make(chan error, 1)
 	go func() { done <- r.Publish(ctx, ev) }()
-	// Commit only once the purge waits for alice's entry lock.
-	deadline := time.Now().Add(30 * time.Second)
-	for w.count(`
-		SELECT count(*) FROM pg_locks
-		 WHERE locktype = 'advisory' AND NOT granted AND classid = 1701
-		   AND objid = (hashtext($1)::bigint & 4294967295)::oid`, alice) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the cleanup never waited for the user's entry lock")
+	// Restore and commit only once the purge waits for alice's entry lock; a purge that
+	// finishes first did not take it.
+	for {
+		n, err := userlock.Waiting(ctx, w.svc.DB, alice, userlock.Entries)
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		if n > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the cleanup finished (%v) without waiting for the user's entry lock", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE entries SET deleted_at = NULL, version = version + 1 WHERE id = $1`, restored); err != nil {
+		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatalf("Commit() = %v", err)
@@ -548,18 +470,14 @@ func TestCleanupKeepsATagLinkedByAConcurrentWrite(t *testing.T) {
 		t.Fatalf("Publish(daily-cleanup tick) = %v", err)
 	}
 
-	if w.exists("entries", old) {
+	if !w.exists("entries", restored) {
+		t.Errorf("entry restored while the purge waited was purged")
+	}
+	if w.exists("entries", purged) {
 		t.Errorf("entry past retention survived the run")
 	}
-	if !w.exists("tags", tagID) {
-		t.Fatalf("tag linked by the concurrent create was removed")
-	}
-	if got := w.count(`SELECT count(*) FROM entry_tags WHERE entry_id = $1 AND tag_id = $2`, created, tagID); got != 1 {
-		t.Errorf("tag links of the concurrently created entry = %d, want 1", got)
-	}
-	jobs := userJobs(t, w.svc.DB, alice)
-	if len(jobs) != 1 || asInt(jobs[0].Result["tags_removed"]) != 0 || asInt(jobs[0].Result["entries_purged"]) != 1 {
-		t.Errorf("cleanup jobs = %+v, want one with entries_purged 1, tags_removed 0", jobs)
+	if jobs := userJobs(t, w.svc.DB, alice); len(jobs) != 1 || asInt(jobs[0].Result["entries_purged"]) != 1 {
+		t.Errorf("cleanup jobs = %+v, want one with entries_purged 1", jobs)
 	}
 }
 

@@ -46,7 +46,6 @@ func userJobID(runID, userID string) string {
 type runResult struct {
 	RunID                  string
 	EntriesPurged          int64
-	TagsRemoved            int64
 	MediaRemoved           int64
 	UploadsExpired         int64
 	Users                  int
@@ -171,7 +170,6 @@ func (r *run) begin(ctx context.Context, at, now time.Time) (time.Time, error) {
 // counts is what one step did to one user's data.
 type counts struct {
 	EntriesPurged  int64
-	TagsRemoved    int64
 	MediaRemoved   int64
 	UploadsExpired int64
 }
@@ -184,27 +182,25 @@ func (r *run) record(ctx context.Context, tx pgx.Tx, perUser map[string]counts) 
 		_, err := tx.Exec(ctx, `
 			INSERT INTO jobs (id, user_id, parent_id, kind, status, result, started_at)
 			VALUES ($1, $2, $3, 'cleanup', 'running',
-			        jsonb_build_object('entries_purged', $4::bigint, 'tags_removed', $5::bigint,
-			                           'media_removed', $6::bigint, 'uploads_expired', $7::bigint),
+			        jsonb_build_object('entries_purged', $4::bigint, 'media_removed', $5::bigint,
+			                           'uploads_expired', $6::bigint),
 			        now())
 			ON CONFLICT (id) DO UPDATE SET
 			    result = jobs.result || jsonb_build_object(
 			        'entries_purged', COALESCE((jobs.result->>'entries_purged')::bigint, 0) + $4,
-			        'tags_removed', COALESCE((jobs.result->>'tags_removed')::bigint, 0) + $5,
-			        'media_removed', COALESCE((jobs.result->>'media_removed')::bigint, 0) + $6,
-			        'uploads_expired', COALESCE((jobs.result->>'uploads_expired')::bigint, 0) + $7),
+			        'media_removed', COALESCE((jobs.result->>'media_removed')::bigint, 0) + $5,
+			        'uploads_expired', COALESCE((jobs.result->>'uploads_expired')::bigint, 0) + $6),
 			    updated_at = now()`,
-			userJobID(r.id, userID), userID, r.id, c.EntriesPurged, c.TagsRemoved, c.MediaRemoved, c.UploadsExpired)
+			userJobID(r.id, userID), userID, r.id, c.EntriesPurged, c.MediaRemoved, c.UploadsExpired)
 		if err != nil {
 			return fmt.Errorf("record user job: %w", store.Translate(err))
 		}
 		total.EntriesPurged += c.EntriesPurged
-		total.TagsRemoved += c.TagsRemoved
 		total.MediaRemoved += c.MediaRemoved
 		total.UploadsExpired += c.UploadsExpired
 	}
 	return r.addTotals(ctx, tx, map[string]int64{
-		"entries_purged": total.EntriesPurged, "tags_removed": total.TagsRemoved, "media_removed": total.MediaRemoved, "uploads_expired": total.UploadsExpired,
+		"entries_purged": total.EntriesPurged, "media_removed": total.MediaRemoved, "uploads_expired": total.UploadsExpired,
 	})
 }
 

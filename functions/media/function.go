@@ -15,6 +15,7 @@ import (
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/storage"
 )
 
 // Config is the media function's settings, read from the environment at Start.
@@ -23,9 +24,9 @@ type Config struct {
 	// S3 is the object store's part (S3_ENDPOINT, S3_BUCKET, ...). It is read on its own
 	// by loadConfig: two embedded structs both named Config cannot sit side by side.
 	S3 objstore.Config `ignored:"true"`
-	// StorageQuotaBytes is how many bytes of media each user may keep (ready uploads plus
-	// uploads still in flight). auth's /features reports the same setting.
-	StorageQuotaBytes int64 `envconfig:"STORAGE_QUOTA_BYTES" default:"1073741824"`
+	// Quota is STORAGE_QUOTA_BYTES, how many bytes of media each user may keep (shared
+	// with auth's /features, which reports it).
+	storage.Quota
 }
 
 // Function is the media function in knative/func's shape: New, then Start, Handle, Ready,

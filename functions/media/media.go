@@ -14,10 +14,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/entryref"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/objstore"
+	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/store"
+	"github.com/xmojo/diary/shared/userlock"
 )
 
 // allowedContentTypes are the media types a client may upload: images, audio, video and
@@ -173,11 +176,13 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		deduplicated bool
 	)
 	err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error {
-		if err := lockUserMedia(ctx, tx, p.UserID); err != nil {
+		// The user's upload lock, held to commit: the quota check, the deduplication and the
+		// insert below see no other upload of the user half done.
+		if _, err := userlock.Lock(ctx, tx, p.UserID, userlock.Media); err != nil {
 			return err
 		}
 		if in.entryID != nil {
-			ok, err := entryIsUsers(ctx, tx, p.UserID, *in.entryID)
+			ok, err := entryref.Live(ctx, tx, p.UserID, *in.entryID)
 			if err != nil {
 				return err
 			}
@@ -210,12 +215,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		used, err := usedBytes(ctx, tx, p.UserID)
-		if err != nil {
+		if err := s.quota.Check(ctx, tx, p.UserID, in.size); err != nil {
+			if errors.Is(err, storage.ErrQuotaExceeded) {
+				return errQuotaExceeded
+			}
 			return err
-		}
-		if used+in.size > s.quota {
-			return errQuotaExceeded
 		}
 		// Only now is an upload needed. Presigning is local computation, so it costs the
 		// lock nothing, and the row records when the URL dies.

@@ -51,17 +51,6 @@ func collectOneMedia(rows pgx.Rows) (mediaRow, error) {
 	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[mediaRow])
 }
 
-// lockUserMedia serialises the uploads of one user (quota check, deduplication, insert)
-// until the transaction ends, so two concurrent uploads cannot both fit under the quota and
-// two deduplications for one entry cannot both add a row.
-func lockUserMedia(ctx context.Context, tx pgx.Tx, userID string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('media-quota:' || $1::text, 0))`, userID)
-	if err != nil {
-		return fmt.Errorf("media: lock user media: %w", store.Translate(err))
-	}
-	return nil
-}
-
 // insertMedia stores a new media row: a pending upload (m.UploadExpiresAt set), or a
 // ready row made by deduplication that shares another row's object (m.Status ready, no
 // upload URL).
@@ -123,25 +112,6 @@ func findDuplicate(ctx context.Context, db store.DBTX, userID string, sum []byte
 	return m, nil
 }
 
-// usedBytes is what counts against the user's quota: the bytes of every object that an
-// undeleted row of the user refers to, ready or pending, each object once (rows made by
-// deduplication share one). A pending upload counts until it is completed or removed (by
-// the user's DELETE or by the janitor), not only while its URL works, because its bytes
-// can sit in S3 until the janitor removes them. Auth's /features reports the same sum.
-func usedBytes(ctx context.Context, db store.DBTX, userID string) (int64, error) {
-	var used int64
-	err := db.QueryRow(ctx, `
-		SELECT COALESCE(SUM(size_bytes), 0)::bigint
-		FROM (SELECT DISTINCT ON (object_key) size_bytes
-		      FROM media
-		      WHERE user_id = $1 AND deleted_at IS NULL
-		      ORDER BY object_key) objects`, userID).Scan(&used)
-	if err != nil {
-		return 0, fmt.Errorf("media: used bytes: %w", store.Translate(err))
-	}
-	return used, nil
-}
-
 // markReady turns the user's pending media id into ready. It reports store.ErrNotFound
 // when no pending, undeleted row matched (already ready, deleted, or not the user's).
 func markReady(ctx context.Context, db store.DBTX, userID, id string) (mediaRow, error) {
@@ -172,18 +142,6 @@ func softDeleteMedia(ctx context.Context, db store.DBTX, userID, id string) erro
 		return fmt.Errorf("media: delete media: %w", store.ErrNotFound)
 	}
 	return nil
-}
-
-// entryIsUsers reports whether entryID is one of the user's entries that is not deleted.
-func entryIsUsers(ctx context.Context, db store.DBTX, userID, entryID string) (bool, error) {
-	var ok bool
-	err := db.QueryRow(ctx, `
-		SELECT EXISTS (SELECT 1 FROM entries WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL)`,
-		entryID, userID).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("media: check entry: %w", store.Translate(err))
-	}
-	return ok, nil
 }
 
 // listFilter selects a page of a user's media: newest first, after the cursor position

@@ -20,6 +20,7 @@ import (
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -56,7 +57,7 @@ type fixture struct {
 
 type option func(*server)
 
-func withQuota(n int64) option             { return func(s *server) { s.quota = n } }
+func withQuota(n int64) option             { return func(s *server) { s.quota = storage.Quota{QuotaBytes: n} } }
 func withUploadTTL(d time.Duration) option { return func(s *server) { s.uploadTTL = d } }
 
 func newFixture(t *testing.T, opts ...option) fixture {
@@ -68,7 +69,7 @@ func newFixture(t *testing.T, opts ...option) fixture {
 
 func newFixtureWith(t *testing.T, svc *platform.Services, objects *objstore.Store, opts ...option) fixture {
 	t.Helper()
-	s, err := newServer(Config{StorageQuotaBytes: 1 << 30}, svc, objects)
+	s, err := newServer(Config{Quota: storage.Quota{QuotaBytes: 1 << 30}}, svc, objects)
 	if err != nil {
 		t.Fatalf("newServer() = %v", err)
 	}
@@ -272,7 +273,7 @@ func TestFullFlowOverHTTP(t *testing.T) {
 			}
 
 			// Storage in use, as the quota (and auth's /features) counts it.
-			used, err := usedBytes(context.Background(), f.svc.DB, u.ID)
+			used, err := storage.Usage(context.Background(), f.svc.DB, u.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

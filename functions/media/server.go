@@ -14,6 +14,7 @@ import (
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
+	"github.com/xmojo/diary/shared/storage"
 )
 
 // Limits of the API contract.
@@ -53,7 +54,7 @@ type objectStore interface {
 type server struct {
 	svc     *platform.Services
 	objects objectStore
-	quota   int64
+	quota   storage.Quota
 	// uploadTTL and downloadTTL are how long presigned URLs work (tests shorten them).
 	uploadTTL   time.Duration
 	downloadTTL time.Duration
@@ -65,10 +66,11 @@ func newServer(cfg Config, svc *platform.Services, objects *objstore.Store) (*se
 		return nil, errors.New("no services")
 	case objects == nil:
 		return nil, errors.New("no object store")
-	case cfg.StorageQuotaBytes <= 0:
-		return nil, errors.New("STORAGE_QUOTA_BYTES must be positive")
 	}
-	return &server{svc: svc, objects: objects, quota: cfg.StorageQuotaBytes, uploadTTL: urlTTL, downloadTTL: urlTTL}, nil
+	if err := cfg.Quota.Validate(); err != nil {
+		return nil, err
+	}
+	return &server{svc: svc, objects: objects, quota: cfg.Quota, uploadTTL: urlTTL, downloadTTL: urlTTL}, nil
 }
 
 // filenames seals and opens filenames for one caller. A uce user's filename is sealed

@@ -1,10 +1,11 @@
 -- POST /api/v1/entries of a uce entry without tags or Idempotency-Key, statement for
--- statement as functions/entries runs it (lockUser, insertEntry, insertEntryEvent), with a
--- title (21 bytes) and content (1024 bytes) the size the API bench sends, once sealed
--- (+41 bytes each). Variables: uid (-D).
+-- statement as functions/entries runs it (userlock.Lock of the Entries class, insertEntry,
+-- insertEntryEvent), with a title (21 bytes) and content (1024 bytes) the size the API
+-- bench sends, once sealed (+41 bytes each). Variables: uid (-D).
 -- The id is drawn by gen_random_uuid() here, in Go (a UUIDv7) by the API.
 BEGIN;
-SELECT entries_lock_user(:uid) AS at \gset
+WITH granted AS MATERIALIZED (SELECT pg_advisory_xact_lock(1701::int4, hashtext(:uid::uuid::text)))
+SELECT clock_timestamp() AS at FROM granted \gset
 INSERT INTO entries AS e (id, user_id, title_ct, content_ct, ciphertext, body_version, mood, source,
 			occurred_at, created_at, updated_at, version, content_bytes, tags)
 		VALUES (gen_random_uuid(), :uid, decode(repeat('a5', 62), 'hex'), decode(repeat('5a', 1065), 'hex'), NULL, 1, NULL, 'app', :at, :at, :at, 1, 1127, '{}')

@@ -220,3 +220,40 @@ func Do(t testing.TB, h http.Handler, method, path, accessToken string, body any
 	h.ServeHTTP(rec, req)
 	return Response{rec}
 }
+
+// Media is a media row for InsertMedia, in the shape the media function writes.
+type Media struct {
+	UserID string
+	// ObjectKey is the row's object; empty gives it an object of its own. Rows made by
+	// deduplication share one.
+	ObjectKey string
+	Size      int64
+	// Status is "pending" or "ready".
+	Status string
+	// Deleted soft-deletes the row; Expired gives a pending row an upload URL that has
+	// expired.
+	Deleted, Expired bool
+}
+
+// InsertMedia writes media rows straight into the media table (no object in S3), for
+// tests of what counts against the storage quota.
+func InsertMedia(t testing.TB, svc *platform.Services, rows ...Media) {
+	t.Helper()
+	for _, m := range rows {
+		id := uuid.NewString()
+		key := m.ObjectKey
+		if key == "" {
+			key = "u/" + m.UserID + "/" + id
+		}
+		_, err := svc.DB.Exec(context.Background(), `
+			INSERT INTO media (id, user_id, object_key, filename_ct, content_type, size_bytes, sha256, status,
+				upload_expires_at, completed_at, deleted_at)
+			VALUES ($1, $2, $3, 'x', 'image/jpeg', $4, $5, $6,
+				CASE WHEN $8 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END,
+				CASE WHEN $6 = 'ready' THEN now() END, CASE WHEN $7 THEN now() END)`,
+			id, m.UserID, key, m.Size, make([]byte, 32), m.Status, m.Deleted, m.Expired)
+		if err != nil {
+			t.Fatalf("insert media: %v", err)
+		}
+	}
+}
