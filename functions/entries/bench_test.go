@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/store"
@@ -162,7 +163,7 @@ func seedEntries(b *testing.B, svc *platform.Services, u testenv.User, n int, co
 			if err != nil {
 				return err
 			}
-			body, err := sealBody(u.MasterKey, u.ID, id, 1, &title, content)
+			body, err := entrybody.Seal(u.MasterKey, u.ID, id, 1, &title, content)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/store"
 )
@@ -49,10 +50,10 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := uuid.Must(uuid.NewV7()).String()
-	var body sealedBody
+	var body entrybody.Sealed
 	if c.tier == tierUCE {
 		// Sealed before the user's write lock is taken, to hold it briefly.
-		if body, err = sealBody(c.key, c.userID, id, 1, in.title, in.content); err != nil {
+		if body, err = entrybody.Seal(c.key, c.userID, id, 1, in.title, in.content); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
@@ -204,7 +205,7 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		u := entryUpdate{id: id, userID: c.userID, from: cur.Version, ciphertext: in.ciphertext,
 			mood: in.mood, source: in.source, occurredAt: in.occurredAt, tags: in.tags, at: at}
 		if c.tier == tierUCE {
-			if u.body, err = sealBody(c.key, c.userID, id, cur.Version+1, in.title, in.content); err != nil {
+			if u.body, err = entrybody.Seal(c.key, c.userID, id, cur.Version+1, in.title, in.content); err != nil {
 				return err
 			}
 		}

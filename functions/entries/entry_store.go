@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/keyset"
 	"github.com/xmojo/diary/shared/store"
 )
@@ -70,8 +71,8 @@ func collectEntry(rows pgx.Rows) (entryRow, error) {
 // newEntry is what insertEntry writes.
 type newEntry struct {
 	id, userID string
-	body       sealedBody // uce
-	ciphertext []byte     // e2e
+	body       entrybody.Sealed // uce
+	ciphertext []byte           // e2e
 	mood       *string
 	source     string
 	occurredAt time.Time
@@ -86,7 +87,7 @@ func insertEntry(ctx context.Context, db store.DBTX, n newEntry) (entryRow, erro
 			occurred_at, created_at, updated_at, version, content_bytes, tags)
 		VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $9, 1, $10, $11)
 		RETURNING `+entryColumns,
-		n.id, n.userID, n.body.title, n.body.content, n.ciphertext, n.mood, n.source,
+		n.id, n.userID, n.body.Title, n.body.Content, n.ciphertext, n.mood, n.source,
 		n.occurredAt, n.at, storedBytes(n.body, n.ciphertext), tagNames(n.tags))
 	if err != nil {
 		return entryRow{}, fmt.Errorf("entries: insert entry: %w", store.Translate(err))
@@ -106,8 +107,8 @@ func tagNames(names []string) []string {
 	return names
 }
 
-func storedBytes(b sealedBody, ciphertext []byte) int {
-	return len(b.title) + len(b.content) + len(ciphertext)
+func storedBytes(b entrybody.Sealed, ciphertext []byte) int {
+	return b.Size() + len(ciphertext)
 }
 
 // findEntry returns the user's entry; a deleted one only when includeDeleted.
@@ -148,7 +149,7 @@ func getEntryState(ctx context.Context, db store.DBTX, userID, id string) (entry
 type entryUpdate struct {
 	id, userID string
 	from       int // the version being replaced; the new one is from+1
-	body       sealedBody
+	body       entrybody.Sealed
 	ciphertext []byte
 	mood       *string
 	source     *string    // nil keeps the source
@@ -168,7 +169,7 @@ func updateEntryBody(ctx context.Context, db store.DBTX, u entryUpdate) (entryRo
 			updated_at = $10, version = $3 + 1, content_bytes = $11, tags = $12
 		WHERE e.id = $1 AND e.user_id = $2 AND e.version = $3 AND e.deleted_at IS NULL
 		RETURNING `+entryColumns,
-		u.id, u.userID, u.from, u.body.title, u.body.content, u.ciphertext,
+		u.id, u.userID, u.from, u.body.Title, u.body.Content, u.ciphertext,
 		u.mood, u.source, u.occurredAt, u.at, storedBytes(u.body, u.ciphertext), tagNames(u.tags))
 	if err != nil {
 		return entryRow{}, fmt.Errorf("entries: update entry: %w", store.Translate(err))

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/xmojo/diary/shared/entrybody"
 )
 
 // entryMeta is what both tiers' entries share: the plaintext metadata.
@@ -45,7 +47,7 @@ type e2eBody struct {
 }
 
 // render turns a row into what the caller sees. A uce row is decrypted with the caller's
-// key unless plain is given; one that does not authenticate gives errUnreadable.
+// key unless plain is given; one that does not authenticate gives entrybody.ErrUnreadable.
 func (c caller) render(row entryRow, plain *uceBody) (entryView, error) {
 	view := entryView{ID: row.ID, entryMeta: entryMeta{
 		Mood:       row.Mood,
@@ -65,13 +67,13 @@ func (c caller) render(row entryRow, plain *uceBody) (entryView, error) {
 	}
 	if c.tier == tierE2E {
 		if row.Ciphertext == nil {
-			return entryView{}, errUnreadable
+			return entryView{}, entrybody.ErrUnreadable
 		}
 		view.e2eBody = &e2eBody{Ciphertext: base64.StdEncoding.EncodeToString(row.Ciphertext)}
 		return view, nil
 	}
 	if plain == nil {
-		title, content, err := openBody(c.key, c.userID, row)
+		title, content, err := entrybody.Open(c.key, c.userID, row.ID, row.BodyVersion, entrybody.Sealed{Title: row.TitleCT, Content: row.ContentCT})
 		if err != nil {
 			return entryView{}, err
 		}

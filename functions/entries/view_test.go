@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/httpapi"
 )
 
@@ -28,11 +29,11 @@ func TestRenderedJSON(t *testing.T) {
 
 	uceRow := func(id string, title *string, content string, version int) entryRow {
 		t.Helper()
-		body, err := sealBody(key, userID, id, version, title, content)
+		body, err := entrybody.Seal(key, userID, id, version, title, content)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return entryRow{ID: id, TitleCT: body.title, ContentCT: body.content, BodyVersion: version, Source: "app",
+		return entryRow{ID: id, TitleCT: body.Title, ContentCT: body.Content, BodyVersion: version, Source: "app",
 			OccurredAt: occurred, CreatedAt: created, UpdatedAt: updated, Version: version}
 	}
 	titled := uceRow("0193c0de-0000-7000-8000-00000000000a", &title, "line\n\"quoted\" \u2028 é", 3)
