@@ -4,14 +4,14 @@ go 1.26.0
 
 require (
 	github.com/google/uuid v1.6.0
-	github.com/xmojo/diary v0.3.0
-	github.com/xmojo/diary/eventing v0.3.0
-	github.com/xmojo/diary/functions/auth v0.3.0
-	github.com/xmojo/diary/functions/entries v0.3.0
-	github.com/xmojo/diary/functions/janitor v0.3.0
-	github.com/xmojo/diary/functions/jobs v0.3.0
-	github.com/xmojo/diary/functions/media v0.3.0
-	github.com/xmojo/diary/shared v0.3.0
+	github.com/xmojo/diary v0.4.0
+	github.com/xmojo/diary/eventing v0.4.0
+	github.com/xmojo/diary/functions/auth v0.4.0
+	github.com/xmojo/diary/functions/entries v0.4.0
+	github.com/xmojo/diary/functions/janitor v0.4.0
+	github.com/xmojo/diary/functions/jobs v0.4.0
+	github.com/xmojo/diary/functions/media v0.4.0
+	github.com/xmojo/diary/shared v0.4.0
 	sigs.k8s.io/yaml v1.6.0
 )
 
