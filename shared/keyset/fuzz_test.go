@@ -15,6 +15,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(keyset.Position{At: time.UnixMicro(-1), ID: "00000000-0000-0000-0000-000000000000"}.Encode("l1"))
 	f.Add(keyset.Position{At: time.UnixMicro(1), ID: "0b5f6e0e-8f5e-4a52-9d3b-6c1f1e2a3b4c"}.Encode("m1"))
 	f.Add("")
+	f.Add("bDE6MTcwMDAwMDAw\rMDEyMzQ1NjowYjVmNmUwZS04ZjVlLTRhNTItOWQzYi02YzFmMWUyYTNiNGM")
 	f.Add("bDE6MTcwMDAwMDAwMDEyMzQ1NjowYjVm")
 	f.Add("bDE6KzE6MGI1ZjZlMGUtOGY1ZS00YTUyLTlkM2ItNmMxZjFlMmEzYjRj")
 	f.Fuzz(func(t *testing.T, s string) {
