@@ -188,25 +188,25 @@ func (r Response) JSON(t testing.TB, v any) {
 	}
 }
 
-// Do sends a request to h. body is marshalled to JSON unless it is a string or []byte,
+// Do sends a request to h and checks the exchange against the API document
+// (checkAgainstAPI). body is marshalled to JSON unless it is a string or []byte,
 // which are sent as they are; headers are "Name", "value" pairs; accessToken may be "".
 func Do(t testing.TB, h http.Handler, method, path, accessToken string, body any, headers ...string) Response {
 	t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(raw)
 	}
-	req := httptest.NewRequest(method, path, rd)
+	req := httptest.NewRequest(method, path, bytes.NewReader(raw))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -217,7 +217,9 @@ func Do(t testing.TB, h http.Handler, method, path, accessToken string, body any
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
+	check := req.Clone(req.Context())
 	h.ServeHTTP(rec, req)
+	checkAgainstAPI(t, check, raw, rec)
 	return Response{rec}
 }
 
