@@ -82,6 +82,23 @@ func NormaliseMood(raw string) (*string, string) {
 	return &mood, ""
 }
 
+// NormaliseMeta normalises an entry's mood (nil: none) and tags, and adds a message to
+// fields for each that breaks a rule.
+func NormaliseMeta(mood *string, tags []string, fields map[string]string) (*string, []string) {
+	var m *string
+	if mood != nil {
+		var msg string
+		if m, msg = NormaliseMood(*mood); msg != "" {
+			fields["mood"] = msg
+		}
+	}
+	t, msg := NormaliseTags(tags)
+	if msg != "" {
+		fields["tags"] = msg
+	}
+	return m, t
+}
+
 // CheckText checks a uce title (nil: none) and content against their limits, and returns
 // a message per field that breaks one.
 func CheckText(title *string, content string) map[string]string {
