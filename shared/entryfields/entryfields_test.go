@@ -55,6 +55,10 @@ func TestCheckText(t *testing.T) {
 	if f := CheckText(&title, strings.Repeat("x", MaxContentBytes)); len(f) != 0 {
 		t.Errorf("CheckText(at the limits) = %v, want none", f)
 	}
+	bad := "a\xffb"
+	if f := CheckText(&bad, bad); f["title"] == "" || f["content"] == "" {
+		t.Errorf("CheckText(invalid UTF-8) = %v, want title and content", f)
+	}
 	title += "é"
 	if f := CheckText(&title, strings.Repeat("x", MaxContentBytes+1)); f["title"] == "" || f["content"] == "" {
 		t.Errorf("CheckText(past the limits) = %v, want title and content", f)
