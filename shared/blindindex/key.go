@@ -1,0 +1,73 @@
+package blindindex
+
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"hash"
+)
+
+// keyInfo is the HKDF info of the search key: the purpose and version, then the user, so
+// the key serves this index of this user alone.
+const keyInfo = "diary/search-index/v1/"
+
+// tokenBytes is how much of the HMAC a token keeps: 64 bits (docs/privacy.md, "The
+// search index", says why).
+const tokenBytes = 8
+
+// Domain separation of the HMAC input: a whole stemmed word and a word prefix never hash
+// alike even when their text is the same ("walk" the word, "walk" the prefix of walked).
+const (
+	domainWord   = 'w'
+	domainPrefix = 'p'
+)
+
+// tokenEncoding writes tokens with lower-case letters and digits only, so a token needs no
+// quoting inside a tsvector or tsquery.
+var tokenEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// Key is a user's search key: it turns stems and prefixes into tokens. It is derived from
+// the uce master key for each request or job that needs it and never stored; Wipe clears
+// it. A Key is not safe for concurrent use.
+type Key struct {
+	key []byte
+	mac hash.Hash
+	buf []byte
+}
+
+// NewKey derives the user's search key from the master key with HKDF-SHA256. The master
+// key itself is not kept.
+func NewKey(masterKey []byte, userID string) (*Key, error) {
+	if len(masterKey) != 32 {
+		return nil, errors.New("blindindex: new key: the master key must be 32 bytes")
+	}
+	k, err := hkdf.Key(sha256.New, masterKey, nil, keyInfo+userID, 32)
+	if err != nil {
+		return nil, fmt.Errorf("blindindex: new key: %w", err)
+	}
+	return &Key{key: k, mac: hmac.New(sha256.New, k)}, nil
+}
+
+// Wipe clears the key's bytes; the Key must not be used after.
+func (k *Key) Wipe() {
+	clear(k.key)
+	k.mac.Reset()
+	k.mac = nil
+}
+
+// token is the lexeme of text under domain: base32 of the first 64 bits of
+// HMAC-SHA256(key, domain || text).
+func (k *Key) token(domain byte, text string) string {
+	k.mac.Reset()
+	k.buf = append(k.buf[:0], domain)
+	k.buf = append(k.buf, text...)
+	k.mac.Write(k.buf)
+	var sum [sha256.Size]byte
+	return tokenEncoding.EncodeToString(k.mac.Sum(sum[:0])[:tokenBytes])
+}
+
+func (k *Key) wordToken(stem string) string     { return k.token(domainWord, stem) }
+func (k *Key) prefixToken(prefix string) string { return k.token(domainPrefix, prefix) }

@@ -1,0 +1,41 @@
+package blindindex
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xmojo/diary/shared/store"
+)
+
+// Put writes an entry's tokens (search_index), made from the text of the entry at
+// entryVersion (entries.body_version), in the caller's transaction. A row made from a
+// newer version is kept: a reindex that read the entry before an update committed cannot
+// bring back the old text's tokens. An entry that is gone, or not the user's, writes
+// nothing.
+func Put(ctx context.Context, db store.DBTX, userID, entryID string, entryVersion int, v Vector) error {
+	if _, err := db.Exec(ctx, `
+		INSERT INTO search_index AS s (entry_id, user_id, entry_version, tokens, indexed_at)
+		SELECT e.id, e.user_id, $3, $4::tsvector, now()
+		FROM entries e WHERE e.id = $1 AND e.user_id = $2
+		ON CONFLICT (entry_id) DO UPDATE
+		SET entry_version = EXCLUDED.entry_version, tokens = EXCLUDED.tokens, indexed_at = EXCLUDED.indexed_at
+		WHERE s.user_id = EXCLUDED.user_id AND s.entry_version <= EXCLUDED.entry_version`,
+		entryID, userID, entryVersion, v.String()); err != nil {
+		return fmt.Errorf("blindindex: put %s: %w", entryID, store.Translate(err))
+	}
+	return nil
+}
+
+// Index makes and writes the tokens of a uce entry's text at bodyVersion, under the
+// search key derived from the user's master key, in the caller's transaction: the one
+// call every writer of uce entry text makes, so an entry is searchable once its write
+// commits. The derived key is wiped before it returns.
+func Index(ctx context.Context, db store.DBTX, masterKey []byte, userID, entryID string, bodyVersion int,
+	title *string, content string) error {
+	k, err := NewKey(masterKey, userID)
+	if err != nil {
+		return err
+	}
+	defer k.Wipe()
+	return Put(ctx, db, userID, entryID, bodyVersion, k.Vector(title, content))
+}
