@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/blindindex"
 	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/store"
@@ -50,10 +51,17 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := uuid.Must(uuid.NewV7()).String()
-	var body entrybody.Sealed
+	var (
+		body   entrybody.Sealed
+		tokens blindindex.Vector
+	)
 	if c.tier == tierUCE {
-		// Sealed before the user's write lock is taken, to hold it briefly.
+		// Sealed and tokenised before the user's write lock is taken, to hold it briefly.
 		if body, err = entrybody.Seal(c.key, c.userID, id, 1, in.title, in.content); err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		if tokens, err = blindindex.Tokens(c.key, c.userID, in.title, in.content); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
@@ -93,6 +101,12 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
 			return err
+		}
+		if c.tier == tierUCE {
+			// Searchable once the create commits (shared/blindindex).
+			if err := blindindex.Put(r.Context(), tx, c.userID, id, row.BodyVersion, tokens); err != nil {
+				return err
+			}
 		}
 		if idempotent {
 			return putIdempotency(r.Context(), tx, c.userID, keyHash, reqHash, id, at)
@@ -189,6 +203,14 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pre := ifMatch(r)
+	var tokens blindindex.Vector
+	if c.tier == tierUCE {
+		// Tokenised before the user's write lock is taken, to hold it briefly.
+		if tokens, err = blindindex.Tokens(c.key, c.userID, in.title, in.content); err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+	}
 
 	var row entryRow
 	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
@@ -211,6 +233,11 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		if row, err = updateEntryBody(r.Context(), tx, u); err != nil {
 			return changedMeanwhile(err)
+		}
+		if c.tier == tierUCE {
+			if err := blindindex.Put(r.Context(), tx, c.userID, id, row.BodyVersion, tokens); err != nil {
+				return err
+			}
 		}
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
 	})
