@@ -13,9 +13,14 @@ import (
 // bring back the old text's tokens. An entry that is gone, or not the user's, writes
 // nothing.
 func Put(ctx context.Context, db store.DBTX, userID, entryID string, entryVersion int, v Vector) error {
+	return put(ctx, db, userID, entryID, &entryVersion, v)
+}
+
+// put writes the row at entryVersion, or at the entry's current body_version when nil.
+func put(ctx context.Context, db store.DBTX, userID, entryID string, entryVersion *int, v Vector) error {
 	if _, err := db.Exec(ctx, `
 		INSERT INTO search_index AS s (entry_id, user_id, entry_version, tokens, indexed_at)
-		SELECT e.id, e.user_id, $3, $4::tsvector, now()
+		SELECT e.id, e.user_id, coalesce($3, e.body_version), $4::tsvector, now()
 		FROM entries e WHERE e.id = $1 AND e.user_id = $2
 		ON CONFLICT (entry_id) DO UPDATE
 		SET entry_version = EXCLUDED.entry_version, tokens = EXCLUDED.tokens, indexed_at = EXCLUDED.indexed_at
