@@ -39,7 +39,7 @@ func TestWritesSearchTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		var canonical string
-		if err := h.svc.DB.QueryRow(t.Context(), `SELECT $1::tsvector::text`, v.String()).Scan(&canonical); err != nil {
+		if err := h.svc.DB.QueryRow(t.Context(), `SELECT $1::tsvector::text`, v.Words()).Scan(&canonical); err != nil {
 			t.Fatal(err)
 		}
 		return canonical

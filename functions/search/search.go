@@ -101,6 +101,37 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, res)
 }
 
+// hitsQuery is findHits's SQL over the tsvector column named by column (a constant, never
+// user text).
+func hitsQuery(column string) string {
+	return `
+		WITH q AS (SELECT $2::tsquery AS q),
+		hits AS (
+			SELECT s.entry_id, ts_rank_cd($3::real[], s.` + column + `, q.q) AS score
+			FROM search_index s
+			CROSS JOIN q
+			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
+			WHERE s.user_id = $1 AND s.` + column + ` @@ q.q
+			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
+			  AND ($4::text IS NULL OR e.mood = $4)
+			  AND ($5::text[] IS NULL OR e.tags @> $5)
+			  AND ($6::timestamptz IS NULL OR e.occurred_at >= $6)
+			  AND ($7::timestamptz IS NULL OR e.occurred_at < $7)
+		)
+		SELECT h.score, e.id, e.title_ct, e.content_ct, e.body_version, e.mood, e.tags, e.source,
+		       e.occurred_at, e.created_at, e.updated_at, e.version
+		FROM hits h JOIN entries e ON e.id = h.entry_id
+		WHERE $8::real IS NULL OR (h.score, h.entry_id) < ($8::real, $9::uuid)
+		ORDER BY h.score DESC, h.entry_id DESC
+		LIMIT $10`
+}
+
+// The two forms of findHits's SQL.
+var (
+	hitsSQL         = hitsQuery("tokens")
+	hitsPrefixedSQL = hitsQuery("tokens_prefixed")
+)
+
 // hitRow is an entry that matched, with its rank.
 type hitRow struct {
 	Score       float32
@@ -128,33 +159,19 @@ func (h hitRow) view(title *string, content string) entryView {
 
 // findHits runs the tsquery over the user's index: live entries only, whose tokens were
 // made from their current text, filtered, ranked with ts_rank_cd and the weights, and
-// paged by keyset on (score, id). The query is a parameter like every other value.
+// paged by keyset on (score, id). The query is a parameter like every other value; a
+// query with a prefix* matches the tokens with prefixes, any other the word tokens alone.
 func findHits(ctx context.Context, db store.DBTX, userID, tsquery string, in searchInput) ([]hitRow, bool, error) {
 	var afterScore *float32
 	var afterID *string
 	if in.after != nil {
 		afterScore, afterID = &in.after.score, &in.after.id
 	}
-	rows, err := db.Query(ctx, `
-		WITH q AS (SELECT $2::tsquery AS q),
-		hits AS (
-			SELECT s.entry_id, ts_rank_cd($3::real[], s.tokens, q.q) AS score
-			FROM search_index s
-			CROSS JOIN q
-			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
-			WHERE s.user_id = $1 AND s.tokens @@ q.q
-			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
-			  AND ($4::text IS NULL OR e.mood = $4)
-			  AND ($5::text[] IS NULL OR e.tags @> $5)
-			  AND ($6::timestamptz IS NULL OR e.occurred_at >= $6)
-			  AND ($7::timestamptz IS NULL OR e.occurred_at < $7)
-		)
-		SELECT h.score, e.id, e.title_ct, e.content_ct, e.body_version, e.mood, e.tags, e.source,
-		       e.occurred_at, e.created_at, e.updated_at, e.version
-		FROM hits h JOIN entries e ON e.id = h.entry_id
-		WHERE $8::real IS NULL OR (h.score, h.entry_id) < ($8::real, $9::uuid)
-		ORDER BY h.score DESC, h.entry_id DESC
-		LIMIT $10`,
+	sql := hitsSQL
+	if in.query.HasPrefix() {
+		sql = hitsPrefixedSQL
+	}
+	rows, err := db.Query(ctx, sql,
 		userID, tsquery, rankWeights, in.mood, in.tags, in.from, in.to, afterScore, afterID, in.limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("search: find hits: %w", store.Translate(err))

@@ -7,9 +7,9 @@
 // position, as in to_tsvector('english')), and the rest stemmed with the Snowball English
 // (Porter2) stemmer, the one PostgreSQL's english configuration uses. Each stem becomes
 // HMAC-SHA256 under the user's search key (HKDF of the master key, for this purpose
-// alone), truncated to 64 bits and written as 13 base32 characters: the tsvector's
+// alone), truncated to 50 bits and written as 10 base32 characters: the tsvector's
 // lexeme, with the word's positions and a weight (title A, content D). Every prefix of a
-// word from 3 to 12 characters is a token too, under another domain separation, so that
+// word from 3 to 8 characters is a token too, under another domain separation, so that
 // "walk*" finds walked, walking and walker. docs/privacy.md says what such an index
 // reveals and why the length was chosen.
 //

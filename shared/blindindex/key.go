@@ -14,9 +14,9 @@ import (
 // the key serves this index of this user alone.
 const keyInfo = "diary/search-index/v1/"
 
-// tokenBytes is how much of the HMAC a token keeps: 64 bits (docs/privacy.md, "The
-// search index", says why).
-const tokenBytes = 8
+// tokenChars is how much of the HMAC a token keeps: 10 base32 characters, 50 bits
+// (docs/privacy.md, "The search index", says why).
+const tokenChars = 10
 
 // Domain separation of the HMAC input: a whole stemmed word and a word prefix never hash
 // alike even when their text is the same ("walk" the word, "walk" the prefix of walked).
@@ -58,15 +58,15 @@ func (k *Key) Wipe() {
 	k.mac = nil
 }
 
-// token is the lexeme of text under domain: base32 of the first 64 bits of
-// HMAC-SHA256(key, domain || text).
+// token is the lexeme of text under domain: the first 50 bits of
+// HMAC-SHA256(key, domain || text), in base32.
 func (k *Key) token(domain byte, text string) string {
 	k.mac.Reset()
 	k.buf = append(k.buf[:0], domain)
 	k.buf = append(k.buf, text...)
 	k.mac.Write(k.buf)
 	var sum [sha256.Size]byte
-	return tokenEncoding.EncodeToString(k.mac.Sum(sum[:0])[:tokenBytes])
+	return tokenEncoding.EncodeToString(k.mac.Sum(sum[:0])[:7])[:tokenChars]
 }
 
 func (k *Key) wordToken(stem string) string     { return k.token(domainWord, stem) }

@@ -235,6 +235,21 @@ func (k *Key) writeTerm(sb *strings.Builder, t term) {
 	}
 }
 
+// HasPrefix reports whether the query has a prefix* term, which only the tokens with
+// prefixes (Vector.All, search_index.tokens_prefixed) can match.
+func (q Query) HasPrefix() bool {
+	for _, g := range q.groups {
+		for _, t := range g {
+			for _, w := range t.words {
+				if w.prefix != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // matches reports whether an indexed word is one the query looks for (excluded terms
 // aside): what the snippet highlights.
 func (q Query) matches(w word) bool {

@@ -19,13 +19,14 @@ func Put(ctx context.Context, db store.DBTX, userID, entryID string, entryVersio
 // put writes the row at entryVersion, or at the entry's current body_version when nil.
 func put(ctx context.Context, db store.DBTX, userID, entryID string, entryVersion *int, v Vector) error {
 	if _, err := db.Exec(ctx, `
-		INSERT INTO search_index AS s (entry_id, user_id, entry_version, tokens, indexed_at)
-		SELECT e.id, e.user_id, coalesce($3, e.body_version), $4::tsvector, now()
+		INSERT INTO search_index AS s (entry_id, user_id, entry_version, tokens, tokens_prefixed, indexed_at)
+		SELECT e.id, e.user_id, coalesce($3, e.body_version), $4::tsvector, $5::tsvector, now()
 		FROM entries e WHERE e.id = $1 AND e.user_id = $2
 		ON CONFLICT (entry_id) DO UPDATE
-		SET entry_version = EXCLUDED.entry_version, tokens = EXCLUDED.tokens, indexed_at = EXCLUDED.indexed_at
+		SET entry_version = EXCLUDED.entry_version, tokens = EXCLUDED.tokens,
+		    tokens_prefixed = EXCLUDED.tokens_prefixed, indexed_at = EXCLUDED.indexed_at
 		WHERE s.user_id = EXCLUDED.user_id AND s.entry_version <= EXCLUDED.entry_version`,
-		entryID, userID, entryVersion, v.String()); err != nil {
+		entryID, userID, entryVersion, v.Words(), v.All()); err != nil {
 		return fmt.Errorf("blindindex: put %s: %w", entryID, store.Translate(err))
 	}
 	return nil

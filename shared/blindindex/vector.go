@@ -17,11 +17,14 @@ const (
 	titleContentGap = 1                       // a phrase never spans title and content
 )
 
-// Vector is an entry's tokens as a tsvector literal ('token':1A,4A 'token':2 ...), holding
-// only tokens, positions and weights. It is passed to PostgreSQL as a parameter and cast
-// with ::tsvector.
+// Vector is an entry's tokens as two tsvector literals ('token':1A,4A 'token':2 ...),
+// holding only tokens, positions and weights: the words alone, and the words with the
+// prefixes. Queries without a prefix* match the first, which is about as large as
+// PostgreSQL's plaintext tsvector of the text, so they read no prefix; queries with one
+// match the second (search_index.tokens and tokens_prefixed). Both are passed to
+// PostgreSQL as parameters and cast with ::tsvector.
 type Vector struct {
-	text string
+	words, all string
 	// Lexemes counts the distinct tokens, prefixes included.
 	Lexemes int
 	// Truncated reports that the text was too long for one tsvector and its later tokens
@@ -29,12 +32,16 @@ type Vector struct {
 	Truncated bool
 }
 
-// String is the tsvector literal.
-func (v Vector) String() string { return v.text }
+// Words is the tsvector literal of the word tokens.
+func (v Vector) Words() string { return v.words }
+
+// All is the tsvector literal of the word and prefix tokens.
+func (v Vector) All() string { return v.all }
 
 // lexeme is a token with its positions (already clamped and weighted).
 type lexeme struct {
 	token     string
+	prefix    bool
 	positions []uint16 // sorted, distinct
 	title     []bool   // title[i]: positions[i] is in the title (weight A)
 }
@@ -78,18 +85,18 @@ func (b *vectorBuilder) addAll(words []word, title, prefix bool) {
 			continue
 		}
 		if !prefix {
-			b.add(b.k.wordToken(w.stem), w.pos, title)
+			b.add(b.k.wordToken(w.stem), false, w.pos, title)
 			continue
 		}
 		for _, p := range prefixes(w.norm) {
-			b.add(b.k.prefixToken(p), w.pos, title)
+			b.add(b.k.prefixToken(p), true, w.pos, title)
 		}
 	}
 }
 
 // add records token at pos. The size estimate follows PostgreSQL's layout: a 4-byte entry
 // per lexeme, its text, padding to 2, a 2-byte count and 2 bytes per position.
-func (b *vectorBuilder) add(token string, pos int, title bool) {
+func (b *vectorBuilder) add(token string, prefix bool, pos int, title bool) {
 	p := uint16(min(pos, maxPosition))
 	i, ok := b.index[token]
 	if !ok {
@@ -100,7 +107,7 @@ func (b *vectorBuilder) add(token string, pos int, title bool) {
 		}
 		b.size += cost
 		b.index[token] = len(b.lexemes)
-		b.lexemes = append(b.lexemes, lexeme{token: token, positions: []uint16{p}, title: []bool{title}})
+		b.lexemes = append(b.lexemes, lexeme{token: token, prefix: prefix, positions: []uint16{p}, title: []bool{title}})
 		return
 	}
 	l := &b.lexemes[i]
@@ -120,24 +127,32 @@ func (b *vectorBuilder) add(token string, pos int, title bool) {
 
 func (b *vectorBuilder) vector() Vector {
 	slices.SortFunc(b.lexemes, func(x, y lexeme) int { return strings.Compare(x.token, y.token) })
-	var sb strings.Builder
-	sb.Grow(b.size + len(b.lexemes)*4)
-	for i, l := range b.lexemes {
-		if i > 0 {
-			sb.WriteByte(' ')
+	var words, all strings.Builder
+	all.Grow(b.size + len(b.lexemes)*4)
+	for _, l := range b.lexemes {
+		if !l.prefix {
+			writeLexeme(&words, l)
 		}
-		sb.WriteByte('\'')
-		sb.WriteString(l.token)
-		sb.WriteString("':")
-		for j, p := range l.positions {
-			if j > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(strconv.Itoa(int(p)))
-			if l.title[j] {
-				sb.WriteByte('A')
-			}
+		writeLexeme(&all, l)
+	}
+	return Vector{words: words.String(), all: all.String(), Lexemes: len(b.lexemes), Truncated: b.truncated}
+}
+
+// writeLexeme appends l in tsvector syntax.
+func writeLexeme(sb *strings.Builder, l lexeme) {
+	if sb.Len() > 0 {
+		sb.WriteByte(' ')
+	}
+	sb.WriteByte('\'')
+	sb.WriteString(l.token)
+	sb.WriteString("':")
+	for j, p := range l.positions {
+		if j > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(int(p)))
+		if l.title[j] {
+			sb.WriteByte('A')
 		}
 	}
-	return Vector{text: sb.String(), Lexemes: len(b.lexemes), Truncated: b.truncated}
 }

@@ -17,7 +17,7 @@ import (
 // cut to it, so it may also find words that share only its first maxPrefix characters.
 const (
 	minPrefix = 3
-	maxPrefix = 12
+	maxPrefix = 8
 )
 
 // maxWordRunes is the longest word indexed; longer ones (hashes, base64 pasted into an
