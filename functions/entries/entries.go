@@ -61,7 +61,11 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 			httpapi.Fail(w, r, err)
 			return
 		}
-		if tokens, err = blindindex.Tokens(c.key, c.userID, in.title, in.content); err != nil {
+		source := defaultSource
+		if in.source != nil {
+			source = *in.source
+		}
+		if tokens, err = blindindex.Tokens(c.key, c.userID, blindindex.OriginOf(source), in.title, in.content); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
@@ -204,9 +208,14 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	pre := ifMatch(r)
 	var tokens blindindex.Vector
+	origin := blindindex.Own // the usual case when the source is kept
+	if in.source != nil {
+		origin = blindindex.OriginOf(*in.source)
+	}
 	if c.tier == tierUCE {
-		// Tokenised before the user's write lock is taken, to hold it briefly.
-		if tokens, err = blindindex.Tokens(c.key, c.userID, in.title, in.content); err != nil {
+		// Tokenised before the user's write lock is taken, to hold it briefly (again under
+		// it only when the kept source turns out to be of the other origin).
+		if tokens, err = blindindex.Tokens(c.key, c.userID, origin, in.title, in.content); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
@@ -235,6 +244,11 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 			return changedMeanwhile(err)
 		}
 		if c.tier == tierUCE {
+			if o := blindindex.OriginOf(row.Source); o != origin {
+				if tokens, err = blindindex.Tokens(c.key, c.userID, o, in.title, in.content); err != nil {
+					return err
+				}
+			}
 			if err := blindindex.Put(r.Context(), tx, c.userID, id, row.BodyVersion, tokens); err != nil {
 				return err
 			}

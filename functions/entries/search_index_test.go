@@ -34,15 +34,7 @@ func TestWritesSearchTokens(t *testing.T) {
 	u := testenv.NewUser(t, h.svc, "uce")
 	want := func(title *string, content string) string {
 		t.Helper()
-		v, err := blindindex.Tokens(u.MasterKey, u.ID, title, content)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var canonical string
-		if err := h.svc.DB.QueryRow(t.Context(), `SELECT $1::tsvector::text`, v.Words()).Scan(&canonical); err != nil {
-			t.Fatal(err)
-		}
-		return canonical
+		return wantTokens(t, h, u, blindindex.Own, title, content)
 	}
 	title := "Lighthouse"
 	e := h.create(t, u, map[string]any{"title": title, "content": "We walked to the lighthouse."})
@@ -64,9 +56,34 @@ func TestWritesSearchTokens(t *testing.T) {
 		t.Errorf("a refused update changed the tokens")
 	}
 
+	// Imported text (any source but app) is tokenised in the Outside domain, on create
+	// and on an update that keeps the source.
+	imp := h.create(t, u, map[string]any{"content": "A post from elsewhere.", "source": "facebook"})
+	if _, tokens, _ := indexRow(t, h, imp.ID); tokens != wantTokens(t, h, u, blindindex.Outside, nil, "A post from elsewhere.") {
+		t.Errorf("a facebook entry's tokens are not the Outside ones")
+	}
+	h.mustStatus(t, u, http.StatusOK, "PUT", entryPath(imp.ID), map[string]any{"content": "Edited by me."})
+	if _, tokens, _ := indexRow(t, h, imp.ID); tokens != wantTokens(t, h, u, blindindex.Outside, nil, "Edited by me.") {
+		t.Errorf("after an update keeping the source: not the Outside tokens")
+	}
+
 	e2e := testenv.NewUser(t, h.svc, "e2e")
 	x := h.create(t, e2e, body(t, e2e, "", nil))
 	if _, _, ok := indexRow(t, h, x.ID); ok {
 		t.Errorf("an e2e entry has a search_index row")
 	}
+}
+
+// wantTokens is the canonical text of the word tokens of the text.
+func wantTokens(t *testing.T, h *harness, u testenv.User, o blindindex.Origin, title *string, content string) string {
+	t.Helper()
+	v, err := blindindex.Tokens(u.MasterKey, u.ID, o, title, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var canonical string
+	if err := h.svc.DB.QueryRow(t.Context(), `SELECT $1::tsvector::text`, v.Words()).Scan(&canonical); err != nil {
+		t.Fatal(err)
+	}
+	return canonical
 }

@@ -222,6 +222,7 @@ func (r *rebuild) rebuild(ctx context.Context) error {
 // sealedEntry is an entry's sealed body as the reindex reads it.
 type sealedEntry struct {
 	id          string
+	source      string
 	bodyVersion int
 	body        entrybody.Sealed
 }
@@ -252,7 +253,7 @@ func (r *rebuild) batch(ctx context.Context, masterKey []byte, total int) (bool,
 			unreadable++
 			continue
 		}
-		todo = append(todo, made{e: e, tokens: k.Vector(title, content)})
+		todo = append(todo, made{e: e, tokens: k.Vector(blindindex.OriginOf(e.source), title, content)})
 	}
 	last := entries[len(entries)-1].id
 	indexed := r.indexed + len(todo)
@@ -293,7 +294,7 @@ func countEntries(ctx context.Context, db store.DBTX, userID string) (int, error
 // nextEntries reads up to limit of the user's entries after the id, in id order.
 func nextEntries(ctx context.Context, db store.DBTX, userID string, after *string, limit int) ([]sealedEntry, error) {
 	rows, err := db.Query(ctx, `
-		SELECT id, body_version, title_ct, content_ct FROM entries
+		SELECT id, source, body_version, title_ct, content_ct FROM entries
 		WHERE `+indexable+` AND ($2::uuid IS NULL OR id > $2)
 		ORDER BY id LIMIT $3`, userID, after, limit)
 	if err != nil {
@@ -301,7 +302,7 @@ func nextEntries(ctx context.Context, db store.DBTX, userID string, after *strin
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (sealedEntry, error) {
 		var e sealedEntry
-		err := row.Scan(&e.id, &e.bodyVersion, &e.body.Title, &e.body.Content)
+		err := row.Scan(&e.id, &e.source, &e.bodyVersion, &e.body.Title, &e.body.Content)
 		return e, err
 	})
 	if err != nil {

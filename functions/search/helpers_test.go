@@ -92,7 +92,7 @@ func (h *harness) put(t *testing.T, u testenv.User, e entry) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := blindindex.Tokens(u.MasterKey, u.ID, e.title, e.content)
+	tokens, err := blindindex.Tokens(u.MasterKey, u.ID, blindindex.Own, e.title, e.content)
 	if err != nil {
 		t.Fatal(err)
 	}

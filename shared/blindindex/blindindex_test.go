@@ -115,16 +115,18 @@ func TestTokensAreKeyedPerUserAndDomain(t *testing.T) {
 	a2 := testKey(t, 1, "user-a")
 	b := testKey(t, 2, "user-b")
 	sameMasterOtherUser := testKey(t, 1, "user-b")
-	if a.wordToken("walk") != a2.wordToken("walk") {
+	if a.wordToken(Own, "walk") != a2.wordToken(Own, "walk") {
 		t.Error("one key gives two tokens for one word")
 	}
-	if a.wordToken("walk") == b.wordToken("walk") || a.wordToken("walk") == sameMasterOtherUser.wordToken("walk") {
+	if a.wordToken(Own, "walk") == b.wordToken(Own, "walk") || a.wordToken(Own, "walk") == sameMasterOtherUser.wordToken(Own, "walk") {
 		t.Error("two users' keys give the same token")
 	}
-	if a.wordToken("walk") == a.prefixToken("walk") {
-		t.Error("a word and a prefix of the same text give the same token")
+	distinct := map[string]bool{a.wordToken(Own, "walk"): true, a.prefixToken(Own, "walk"): true,
+		a.wordToken(Outside, "walk"): true, a.prefixToken(Outside, "walk"): true}
+	if len(distinct) != 4 {
+		t.Error("a word and a prefix, own and from outside, of the same text do not give four tokens")
 	}
-	if tok := a.wordToken("walk"); len(tok) != 10 || strings.Trim(tok, "0123456789abcdefghijklmnopqrstuv") != "" {
+	if tok := a.wordToken(Own, "walk"); len(tok) != 10 || strings.Trim(tok, "0123456789abcdefghijklmnopqrstuv") != "" {
 		t.Errorf("token %q: want 10 characters of [0-9a-v]", tok)
 	}
 	if _, err := NewKey(make([]byte, 16), "u"); err == nil {
@@ -135,7 +137,7 @@ func TestTokensAreKeyedPerUserAndDomain(t *testing.T) {
 func TestVectorHoldsNoWord(t *testing.T) {
 	k := testKey(t, 3, "u")
 	title := "Zanzibarcanary trip"
-	v := k.Vector(&title, "We walked to the zanzibarcanary beach.")
+	v := k.Vector(Own, &title, "We walked to the zanzibarcanary beach.")
 	for _, s := range []string{"zanzibar", "canary", "walk", "beach", "trip"} {
 		if strings.Contains(v.All(), s) {
 			t.Errorf("vector %q holds %q", v.All(), s)
@@ -162,7 +164,11 @@ func TestMatchInPostgreSQL(t *testing.T) {
 		if d[0] != "" {
 			title = &d[0]
 		}
-		vec[name] = k.Vector(title, d[1])
+		o := Own
+		if name == "hike" {
+			o = Outside // as a Facebook post: found all the same
+		}
+		vec[name] = k.Vector(o, title, d[1])
 	}
 	cases := []struct {
 		query string
@@ -211,12 +217,33 @@ func TestMatchInPostgreSQL(t *testing.T) {
 	}
 }
 
+// TestOutsideTextSharesNoToken: the same text as the user's own and from outside gives no
+// token in common, so an injected entry's known plaintext labels none of the user's own
+// tokens.
+func TestOutsideTextSharesNoToken(t *testing.T) {
+	svc := testenv.Services(t)
+	k := testKey(t, 7, "u")
+	text := "We walked along the river to the old mill."
+	var shared int
+	if err := svc.DB.QueryRow(context.Background(), `
+		SELECT count(*) FROM unnest($1::tsvector) a JOIN unnest($2::tsvector) b ON a.lexeme = b.lexeme`,
+		k.Vector(Own, nil, text).All(), k.Vector(Outside, nil, text).All()).Scan(&shared); err != nil {
+		t.Fatal(err)
+	}
+	if shared != 0 {
+		t.Errorf("own and outside tokens of one text share %d lexemes, want 0", shared)
+	}
+	if OriginOf("app") != Own || OriginOf("facebook") != Outside || OriginOf("import") != Outside {
+		t.Error("OriginOf: app is Own, every other source Outside")
+	}
+}
+
 func TestTitleRanksAboveContent(t *testing.T) {
 	svc := testenv.Services(t)
 	k := testKey(t, 5, "u")
 	title := "Lighthouse"
-	inTitle := k.Vector(&title, "A quiet day by the sea.").Words()
-	inContent := k.Vector(nil, "A quiet day by the sea, near the lighthouse.").Words()
+	inTitle := k.Vector(Own, &title, "A quiet day by the sea.").Words()
+	inContent := k.Vector(Own, nil, "A quiet day by the sea, near the lighthouse.").Words()
 	q, err := ParseQuery("lighthouse")
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +268,7 @@ func TestLongEntryFitsATSVector(t *testing.T) {
 	for i := 0; sb.Len() < 1<<20; i++ {
 		fmt.Fprintf(&sb, "word%dx ", i)
 	}
-	v := k.Vector(nil, sb.String())
+	v := k.Vector(Own, nil, sb.String())
 	if !v.Truncated {
 		t.Error("a 1 MiB entry of distinct words was not truncated")
 	}

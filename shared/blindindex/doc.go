@@ -10,7 +10,8 @@
 // alone), truncated to 50 bits and written as 10 base32 characters: the tsvector's
 // lexeme, with the word's positions and a weight (title A, content D). Every prefix of a
 // word from 3 to 8 characters is a token too, under another domain separation, so that
-// "walk*" finds walked, walking and walker. docs/privacy.md says what such an index
+// "walk*" finds walked, walking and walker. Text from outside (Origin: a Facebook pull,
+// an import) is hashed under domains of its own, and a query looks for both. docs/privacy.md says what such an index
 // reveals and why the length was chosen.
 //
 // Queries (websearch syntax: words, "phrases", or, -word, prefix*) are parsed, stemmed
@@ -18,6 +19,6 @@
 // is passed to PostgreSQL as a parameter. Snippets are cut in memory from the decrypted
 // text (Snippet), never stored.
 //
-// Every writer of uce entry text writes its tokens here (Put, Index), in the transaction
-// of the write; the search function reads them (Search, Stats).
+// Every writer of uce entry text writes its tokens here (Tokens, then Put; OnOpen for the
+// intake redemption), in the transaction of the write; the search function reads them (Search, Stats).
 package blindindex

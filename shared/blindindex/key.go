@@ -19,11 +19,36 @@ const keyInfo = "diary/search-index/v1/"
 const tokenChars = 10
 
 // Domain separation of the HMAC input: a whole stemmed word and a word prefix never hash
-// alike even when their text is the same ("walk" the word, "walk" the prefix of walked).
+// alike even when their text is the same ("walk" the word, "walk" the prefix of walked),
+// and neither does the same word in text the user wrote and in text that came from
+// outside (Origin): knowing the plaintext of an injected entry (a Facebook post someone
+// else wrote) tells nothing about the tokens of the user's own entries.
 const (
-	domainWord   = 'w'
-	domainPrefix = 'p'
+	domainWord          = 'w'
+	domainPrefix        = 'p'
+	domainOutsideWord   = 'W'
+	domainOutsidePrefix = 'P'
 )
+
+// Origin says where an entry's text came from, which picks its tokens' domain. A query
+// looks for both.
+type Origin int
+
+const (
+	// Own is text the user wrote through the API (source "app").
+	Own Origin = iota
+	// Outside is text that arrived from elsewhere: a Facebook pull, an import (any other
+	// source), content an outsider may have chosen.
+	Outside
+)
+
+// OriginOf is the Origin of an entry of the source (entries.source).
+func OriginOf(source string) Origin {
+	if source == "app" || source == "" {
+		return Own
+	}
+	return Outside
+}
 
 // tokenEncoding writes tokens with lower-case letters and digits only, so a token needs no
 // quoting inside a tsvector or tsquery.
@@ -69,5 +94,16 @@ func (k *Key) token(domain byte, text string) string {
 	return tokenEncoding.EncodeToString(k.mac.Sum(sum[:0])[:7])[:tokenChars]
 }
 
-func (k *Key) wordToken(stem string) string     { return k.token(domainWord, stem) }
-func (k *Key) prefixToken(prefix string) string { return k.token(domainPrefix, prefix) }
+func (k *Key) wordToken(o Origin, stem string) string {
+	if o == Outside {
+		return k.token(domainOutsideWord, stem)
+	}
+	return k.token(domainWord, stem)
+}
+
+func (k *Key) prefixToken(o Origin, prefix string) string {
+	if o == Outside {
+		return k.token(domainOutsidePrefix, prefix)
+	}
+	return k.token(domainPrefix, prefix)
+}

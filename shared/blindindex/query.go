@@ -183,7 +183,7 @@ func (r rawTerm) term(st *stemmer) (term, error) {
 }
 
 // TSQuery is the query under the user's key as tsquery text: tokens in quotes joined by
-// &, |, ! and <N>. It holds no word of the query and is passed to PostgreSQL as a
+// &, |, ! and <N>, each word as its Own token or its Outside one. It holds no word of the query and is passed to PostgreSQL as a
 // parameter (::tsquery), never spliced into SQL.
 func (k *Key) TSQuery(q Query) string {
 	var sb strings.Builder
@@ -222,13 +222,13 @@ func (k *Key) writeTerm(sb *strings.Builder, t term) {
 				sb.WriteString(" <" + strconv.Itoa(w.gap) + "> ")
 			}
 		}
-		sb.WriteByte('\'')
+		// The word in either origin's domain.
+		token := k.wordToken
+		text := w.stem
 		if w.prefix != "" {
-			sb.WriteString(k.prefixToken(w.prefix))
-		} else {
-			sb.WriteString(k.wordToken(w.stem))
+			token, text = k.prefixToken, w.prefix
 		}
-		sb.WriteByte('\'')
+		sb.WriteString("('" + token(Own, text) + "' | '" + token(Outside, text) + "')")
 	}
 	if len(t.words) > 1 {
 		sb.WriteByte(')')

@@ -32,27 +32,14 @@ func put(ctx context.Context, db store.DBTX, userID, entryID string, entryVersio
 	return nil
 }
 
-// Tokens makes the tokens of a uce entry's text under the search key derived from the
+// Tokens makes the tokens of a uce entry's text of the origin under the search key derived from the
 // user's master key, and wipes the derived key. Writers call it before they take the
 // user's write lock, and Put in the write's transaction.
-func Tokens(masterKey []byte, userID string, title *string, content string) (Vector, error) {
+func Tokens(masterKey []byte, userID string, o Origin, title *string, content string) (Vector, error) {
 	k, err := NewKey(masterKey, userID)
 	if err != nil {
 		return Vector{}, err
 	}
 	defer k.Wipe()
-	return k.Vector(title, content), nil
-}
-
-// Index makes and writes the tokens of a uce entry's text at bodyVersion, under the
-// search key derived from the user's master key, in the caller's transaction: the one
-// call every writer of uce entry text makes, so an entry is searchable once its write
-// commits. The derived key is wiped before it returns.
-func Index(ctx context.Context, db store.DBTX, masterKey []byte, userID, entryID string, bodyVersion int,
-	title *string, content string) error {
-	v, err := Tokens(masterKey, userID, title, content)
-	if err != nil {
-		return err
-	}
-	return Put(ctx, db, userID, entryID, bodyVersion, v)
+	return k.Vector(o, title, content), nil
 }

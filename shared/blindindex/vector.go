@@ -46,10 +46,10 @@ type lexeme struct {
 	title     []bool   // title[i]: positions[i] is in the title (weight A)
 }
 
-// Vector makes the tokens of an entry: the title's words weighted A, the content's D
-// (PostgreSQL's default weight), each stemmed word and each indexed prefix a token with
-// the word's positions.
-func (k *Key) Vector(title *string, content string) Vector {
+// Vector makes the tokens of an entry of the origin: the title's words weighted A, the
+// content's D (PostgreSQL's default weight), each stemmed word and each indexed prefix a
+// token with the word's positions.
+func (k *Key) Vector(o Origin, title *string, content string) Vector {
 	st := newStemmer()
 	var titleWords []word
 	next := 1
@@ -61,7 +61,7 @@ func (k *Key) Vector(title *string, content string) Vector {
 	}
 	contentWords := splitWords(content, next, st)
 
-	b := vectorBuilder{k: k, index: map[string]int{}}
+	b := vectorBuilder{k: k, origin: o, index: map[string]int{}}
 	// Words before prefixes: when the budget runs out, prefixes go first.
 	b.addAll(titleWords, true, false)
 	b.addAll(contentWords, false, false)
@@ -73,6 +73,7 @@ func (k *Key) Vector(title *string, content string) Vector {
 // vectorBuilder gathers lexemes within the tsvector size budget.
 type vectorBuilder struct {
 	k         *Key
+	origin    Origin
 	lexemes   []lexeme
 	index     map[string]int // token -> index in lexemes
 	size      int
@@ -85,11 +86,11 @@ func (b *vectorBuilder) addAll(words []word, title, prefix bool) {
 			continue
 		}
 		if !prefix {
-			b.add(b.k.wordToken(w.stem), false, w.pos, title)
+			b.add(b.k.wordToken(b.origin, w.stem), false, w.pos, title)
 			continue
 		}
 		for _, p := range prefixes(w.norm) {
-			b.add(b.k.prefixToken(p), true, w.pos, title)
+			b.add(b.k.prefixToken(b.origin, p), true, w.pos, title)
 		}
 	}
 }
