@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xmojo/diary/shared/blindindex"
+	"github.com/xmojo/diary/shared/entryfields"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/keyset"
 )
@@ -127,7 +127,7 @@ func (req searchRequest) validate() (searchInput, error) {
 		in.mood = &m
 	}
 	if req.Tags != nil {
-		tags, msg := normaliseTags(req.Tags)
+		tags, msg := entryfields.NormaliseTags(req.Tags)
 		if msg != "" {
 			fields["tags"] = msg
 		}
@@ -145,26 +145,6 @@ func (req searchRequest) validate() (searchInput, error) {
 		return searchInput{}, errQueryEmpty
 	}
 	return in, nil
-}
-
-// maxTags is the most tags a filter names (an entry holds at most 32).
-const maxTags = 32
-
-// normaliseTags trims and lower-cases tags as entries stores them.
-func normaliseTags(raw []string) ([]string, string) {
-	if len(raw) > maxTags {
-		return nil, fmt.Sprintf("must hold at most %d tags", maxTags)
-	}
-	tags := make([]string, 0, len(raw))
-	for _, t := range raw {
-		t = strings.ToLower(strings.TrimSpace(t))
-		if t == "" {
-			return nil, "must not hold an empty tag"
-		}
-		tags = append(tags, t)
-	}
-	slices.Sort(tags)
-	return slices.Compact(tags), ""
 }
 
 // parseBound reads from or to as the entries list does: an RFC 3339 time, or a date
