@@ -11,11 +11,16 @@ const (
 	TypeEntryChanged = "com.xmojo.diary.entry.changed"
 	// TypePing is the type PingSource gives its ticks.
 	TypePing = "dev.knative.sources.ping"
+	// TypeSearchReindexRequested is emitted when a uce user asks for their search index to
+	// be rebuilt (POST /api/v1/search/index).
+	TypeSearchReindexRequested = "com.xmojo.diary.search.reindex.requested"
 )
 
 // Sources, as CloudEvent source URIs.
 const (
 	SourceEntries = "/diary/entries"
+	// SourceSearch is the search function.
+	SourceSearch = "/diary/search"
 	// SourceDailyCleanup is the source of the daily-cleanup PingSource's ticks, as Knative
 	// names it: /apis/v1/namespaces/<namespace>/pingsources/<name>.
 	SourceDailyCleanup = "/apis/v1/namespaces/diary/pingsources/daily-cleanup"
@@ -35,6 +40,15 @@ type EntryChanged struct {
 	// Change is "created", "updated", "deleted" or "restored".
 	Change  string `json:"change"`
 	Version int    `json:"version"`
+}
+
+// SearchReindexRequested is the payload of TypeSearchReindexRequested: ids only. The
+// indexer takes the master key from the live session named here (sealed under
+// SESSION_KEY), never from the event, and fails the job when that session has ended.
+type SearchReindexRequested struct {
+	UserID    string `json:"user_id"`
+	JobID     string `json:"job_id"`
+	SessionID string `json:"session_id"`
 }
 
 // PingData is the JSON data the project's PingSources send.
@@ -72,8 +86,16 @@ var Catalogue = []EventSpec{
 		Subject:    "the entry id",
 		Payload:    reflect.TypeFor[EntryChanged](),
 		Producer:   "entries (its writes, and the redemption of pending intake boxes as updated); the producers that deliver through shared/intake (created, after their commit)",
-		Planned:    []string{"indexer"},
 		Redelivery: "consumers key their effect on (entry_id, version): an older or equal version than the one already applied is acknowledged and ignored",
+	},
+	{
+		Type:       TypeSearchReindexRequested,
+		Source:     SourceSearch,
+		Subject:    "the job id",
+		Payload:    reflect.TypeFor[SearchReindexRequested](),
+		Producer:   "search (POST /api/v1/search/index), after the job is queued",
+		Consumers:  []string{"indexer"},
+		Redelivery: "the indexer records the event id in processed_events when the job finishes; a second delivery of a finished job is acknowledged and does nothing, one of a job that stopped half-way resumes after the last entry its progress recorded; every write is an upsert keyed on (entry_id, entry_version), so work done twice changes nothing",
 	},
 	{
 		Type:       TypePing,

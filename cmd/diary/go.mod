@@ -8,9 +8,11 @@ require (
 	github.com/xmojo/diary/eventing v0.4.0
 	github.com/xmojo/diary/functions/auth v0.4.0
 	github.com/xmojo/diary/functions/entries v0.4.0
+	github.com/xmojo/diary/functions/indexer v0.4.0
 	github.com/xmojo/diary/functions/janitor v0.4.0
 	github.com/xmojo/diary/functions/jobs v0.4.0
 	github.com/xmojo/diary/functions/media v0.4.0
+	github.com/xmojo/diary/functions/search v0.4.0
 	github.com/xmojo/diary/shared v0.4.0
 	sigs.k8s.io/yaml v1.6.0
 )

@@ -4,9 +4,11 @@ import (
 	"github.com/xmojo/diary"
 	"github.com/xmojo/diary/functions/auth"
 	"github.com/xmojo/diary/functions/entries"
+	"github.com/xmojo/diary/functions/indexer"
 	"github.com/xmojo/diary/functions/janitor"
 	"github.com/xmojo/diary/functions/jobs"
 	"github.com/xmojo/diary/functions/media"
+	"github.com/xmojo/diary/functions/search"
 )
 
 // groupFunction is one endpoint group's function: its constructor and its OpenAPI
@@ -22,6 +24,7 @@ var groupTable = map[string]groupFunction{
 	"entries": {func() diary.HTTPFunction { return entries.New() }, entries.OpenAPI},
 	"media":   {func() diary.HTTPFunction { return media.New() }, media.OpenAPI},
 	"jobs":    {func() diary.HTTPFunction { return jobs.New() }, jobs.OpenAPI},
+	"search":  {func() diary.HTTPFunction { return search.New() }, search.OpenAPI},
 }
 
 // groupFunctions returns a new function for each group, for the gateway to run in-process.
@@ -38,5 +41,6 @@ func groupFunctions() map[string]diary.HTTPFunction {
 func subscribers() map[string]any {
 	return map[string]any{
 		"janitor": janitor.New(),
+		"indexer": indexer.New(),
 	}
 }

@@ -232,7 +232,8 @@ var apiRoutes = map[string][]string{
 		"POST /api/v1/media/upload", "POST /api/v1/media/{}/complete", "GET /api/v1/media",
 		"GET /api/v1/media/{}", "GET /api/v1/media/{}/download", "DELETE /api/v1/media/{}",
 	},
-	"jobs": {"GET /api/v1/jobs/{}"},
+	"jobs":   {"GET /api/v1/jobs/{}"},
+	"search": {"POST /api/v1/search", "POST /api/v1/search/index", "GET /api/v1/search/stats"},
 }
 
 var pathParam = regexp.MustCompile(`\{[^}]*\}`)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/blindindex"
 	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/store"
@@ -52,10 +53,21 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := uuid.Must(uuid.NewV7()).String()
-	var body entrybody.Sealed
+	var (
+		body   entrybody.Sealed
+		tokens blindindex.Vector
+	)
 	if c.tier == tierUCE {
-		// Sealed before the user's write lock is taken, to hold it briefly.
+		// Sealed and tokenised before the user's write lock is taken, to hold it briefly.
 		if body, err = entrybody.Seal(c.key, c.userID, id, 1, in.title, in.content); err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		source := defaultSource
+		if in.source != nil {
+			source = *in.source
+		}
+		if tokens, err = blindindex.Tokens(c.key, c.userID, blindindex.OriginOf(source), in.title, in.content); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
@@ -95,6 +107,12 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
 			return err
+		}
+		if c.tier == tierUCE {
+			// Searchable once the create commits (shared/blindindex).
+			if err := blindindex.Put(r.Context(), tx, c.userID, id, row.BodyVersion, tokens); err != nil {
+				return err
+			}
 		}
 		if idempotent {
 			return putIdempotency(r.Context(), tx, c.userID, keyHash, reqHash, id, at)
@@ -191,6 +209,19 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pre := ifMatch(r)
+	var tokens blindindex.Vector
+	origin := blindindex.Own // the usual case when the source is kept
+	if in.source != nil {
+		origin = blindindex.OriginOf(*in.source)
+	}
+	if c.tier == tierUCE {
+		// Tokenised before the user's write lock is taken, to hold it briefly (again under
+		// it only when the kept source turns out to be of the other origin).
+		if tokens, err = blindindex.Tokens(c.key, c.userID, origin, in.title, in.content); err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+	}
 
 	var row entryRow
 	err = a.write(r.Context(), c.userID, func(tx pgx.Tx, at time.Time) error {
@@ -213,6 +244,16 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		}
 		if row, err = updateEntryBody(r.Context(), tx, u); err != nil {
 			return changedMeanwhile(err)
+		}
+		if c.tier == tierUCE {
+			if o := blindindex.OriginOf(row.Source); o != origin {
+				if tokens, err = blindindex.Tokens(c.key, c.userID, o, in.title, in.content); err != nil {
+					return err
+				}
+			}
+			if err := blindindex.Put(r.Context(), tx, c.userID, id, row.BodyVersion, tokens); err != nil {
+				return err
+			}
 		}
 		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
 	})

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/xmojo/diary/shared/entryfields"
 )
 
 // FuzzEntryRequest feeds create/update bodies through the decoder and validate, for both
@@ -46,7 +48,7 @@ func FuzzEntryRequest(f *testing.F) {
 			if len(in.content) > maxContentBytes || in.ciphertext != nil {
 				t.Fatalf("uce accepted content of %d bytes, ciphertext %v", len(in.content), in.ciphertext != nil)
 			}
-			if in.title != nil && utf8.RuneCountInString(*in.title) > maxTitleChars {
+			if in.title != nil && utf8.RuneCountInString(*in.title) > entryfields.MaxTitleChars {
 				t.Fatalf("uce accepted a title of %d characters", utf8.RuneCountInString(*in.title))
 			}
 		} else {
@@ -58,18 +60,18 @@ func FuzzEntryRequest(f *testing.F) {
 				t.Fatalf("e2e ciphertext %q stored as %q", *req.Ciphertext, got)
 			}
 		}
-		if in.mood != nil && (*in.mood == "" || utf8.RuneCountInString(*in.mood) > maxMoodChars || hasControl(*in.mood) || strings.TrimSpace(*in.mood) != *in.mood) {
+		if in.mood != nil && (*in.mood == "" || utf8.RuneCountInString(*in.mood) > entryfields.MaxMoodChars || entryfields.HasControl(*in.mood) || strings.TrimSpace(*in.mood) != *in.mood) {
 			t.Fatalf("accepted mood %q", *in.mood)
 		}
-		if len(in.tags) > maxTags || !slices.IsSorted(in.tags) || len(slices.Compact(slices.Clone(in.tags))) != len(in.tags) {
+		if len(in.tags) > entryfields.MaxTags || !slices.IsSorted(in.tags) || len(slices.Compact(slices.Clone(in.tags))) != len(in.tags) {
 			t.Fatalf("tags not normalised: %q", in.tags)
 		}
 		for _, tag := range in.tags {
-			if tag == "" || utf8.RuneCountInString(tag) > maxTagChars || hasControl(tag) || strings.ToLower(strings.TrimSpace(tag)) != tag {
+			if tag == "" || utf8.RuneCountInString(tag) > entryfields.MaxTagChars || entryfields.HasControl(tag) || strings.ToLower(strings.TrimSpace(tag)) != tag {
 				t.Fatalf("accepted tag %q", tag)
 			}
 		}
-		if in.source != nil && !slices.Contains(sources, *in.source) {
+		if in.source != nil && !entryfields.ValidSource(*in.source) {
 			t.Fatalf("accepted source %q", *in.source)
 		}
 		if in.occurredAt != nil && (in.occurredAt.Location() != time.UTC || in.occurredAt.Nanosecond()%1000 != 0) {

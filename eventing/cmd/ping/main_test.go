@@ -37,7 +37,8 @@ func TestPingReachesTheSubscriberThroughTheIngress(t *testing.T) {
 	}
 	janitor := &janitorStandIn{}
 	r, err := local.NewRouter(m, local.Options{
-		Handlers: map[string]http.Handler{"janitor": janitor},
+		// Every Trigger's subscriber needs a handler; the indexer gets no ping.
+		Handlers: map[string]http.Handler{"janitor": janitor, "indexer": http.NotFoundHandler()},
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

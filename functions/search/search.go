@@ -1,0 +1,193 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xmojo/diary/shared/blindindex"
+	"github.com/xmojo/diary/shared/entrybody"
+	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/store"
+)
+
+// rankWeights are ts_rank_cd's weights for D, C, B and A: a title word (A) counts ten
+// times a content word (D), PostgreSQL's defaults.
+const rankWeights = "{0.1, 0.2, 0.4, 1.0}"
+
+// errEntryUnreadable answers a hit that failed its integrity check.
+var errEntryUnreadable = httpapi.NewError(http.StatusInternalServerError, "entry_unreadable",
+	"an entry failed its integrity check and cannot be shown")
+
+// entryView is a uce entry as GET /api/v1/entries/{id} shows it.
+type entryView struct {
+	ID         string     `json:"id"`
+	Title      *string    `json:"title"`
+	Content    string     `json:"content"`
+	Mood       *string    `json:"mood"`
+	Tags       []string   `json:"tags"`
+	Source     string     `json:"source"`
+	OccurredAt time.Time  `json:"occurred_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	DeletedAt  *time.Time `json:"deleted_at"`
+	Version    int        `json:"version"`
+}
+
+// hitView is one search result.
+type hitView struct {
+	Entry      entryView `json:"entry"`
+	Score      float32   `json:"score"`
+	Snippet    string    `json:"snippet"`
+	Highlights [][2]int  `json:"highlights"`
+}
+
+// resultView is a page of results.
+type resultView struct {
+	Items      []hitView `json:"items"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
+// search serves POST /api/v1/search: the caller's live entries matching the query, best
+// first, each with a snippet around its first match.
+func (a *api) search(w http.ResponseWriter, r *http.Request) {
+	c, err := callerOf(r, true)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	var req searchRequest
+	if err := httpapi.DecodeJSON(w, r, &req, maxRequestBytes); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	in, err := req.validate()
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	k, err := blindindex.NewKey(c.key, c.userID)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	tsquery := k.TSQuery(in.query)
+	k.Wipe()
+	hits, more, err := findHits(r.Context(), a.db, c.userID, tsquery, in)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	res := resultView{Items: make([]hitView, 0, len(hits))}
+	for _, h := range hits {
+		title, content, err := entrybody.Open(c.key, c.userID, h.ID, h.BodyVersion,
+			entrybody.Sealed{Title: h.TitleCT, Content: h.ContentCT})
+		if err != nil {
+			httpapi.Fail(w, r, errEntryUnreadable.Wrap(fmt.Errorf("search: entry %s: %w", h.ID, err)))
+			return
+		}
+		snippet, marks := blindindex.Snippet(content, in.query)
+		res.Items = append(res.Items, hitView{Entry: h.view(title, content), Score: h.Score, Snippet: snippet, Highlights: marks})
+	}
+	if more && len(hits) > 0 {
+		last := hits[len(hits)-1]
+		cur := position{score: last.Score, id: last.ID}.encode()
+		res.NextCursor = &cur
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.WriteJSON(w, http.StatusOK, res)
+}
+
+// hitsQuery is findHits's SQL over the tsvector column named by column (a constant, never
+// user text).
+func hitsQuery(column string) string {
+	return `
+		WITH q AS (SELECT $2::tsquery AS q),
+		hits AS (
+			SELECT s.entry_id, ts_rank_cd($3::real[], s.` + column + `, q.q) AS score
+			FROM search_index s
+			CROSS JOIN q
+			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
+			WHERE s.user_id = $1 AND s.` + column + ` @@ q.q
+			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
+			  AND ($4::text IS NULL OR e.mood = $4)
+			  AND ($5::text[] IS NULL OR e.tags @> $5)
+			  AND ($6::timestamptz IS NULL OR e.occurred_at >= $6)
+			  AND ($7::timestamptz IS NULL OR e.occurred_at < $7)
+		)
+		SELECT h.score, e.id, e.title_ct, e.content_ct, e.body_version, e.mood, e.tags, e.source,
+		       e.occurred_at, e.created_at, e.updated_at, e.version
+		FROM hits h JOIN entries e ON e.id = h.entry_id
+		WHERE $8::real IS NULL OR (h.score, h.entry_id) < ($8::real, $9::uuid)
+		ORDER BY h.score DESC, h.entry_id DESC
+		LIMIT $10`
+}
+
+// The two forms of findHits's SQL.
+var (
+	hitsSQL         = hitsQuery("tokens")
+	hitsPrefixedSQL = hitsQuery("tokens_prefixed")
+)
+
+// hitRow is an entry that matched, with its rank.
+type hitRow struct {
+	Score       float32
+	ID          string
+	TitleCT     []byte
+	ContentCT   []byte
+	BodyVersion int
+	Mood        *string
+	Tags        []string
+	Source      string
+	OccurredAt  time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int
+}
+
+func (h hitRow) view(title *string, content string) entryView {
+	v := entryView{ID: h.ID, Title: title, Content: content, Mood: h.Mood, Tags: h.Tags, Source: h.Source,
+		OccurredAt: h.OccurredAt.UTC(), CreatedAt: h.CreatedAt.UTC(), UpdatedAt: h.UpdatedAt.UTC(), Version: h.Version}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	return v
+}
+
+// findHits runs the tsquery over the user's index: live entries only, whose tokens were
+// made from their current text, filtered, ranked with ts_rank_cd and the weights, and
+// paged by keyset on (score, id). The query is a parameter like every other value; a
+// query with a prefix* matches the tokens with prefixes, any other the word tokens alone.
+func findHits(ctx context.Context, db store.DBTX, userID, tsquery string, in searchInput) ([]hitRow, bool, error) {
+	var afterScore *float32
+	var afterID *string
+	if in.after != nil {
+		afterScore, afterID = &in.after.score, &in.after.id
+	}
+	sql := hitsSQL
+	if in.query.HasPrefix() {
+		sql = hitsPrefixedSQL
+	}
+	rows, err := db.Query(ctx, sql,
+		userID, tsquery, rankWeights, in.mood, in.tags, in.from, in.to, afterScore, afterID, in.limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("search: find hits: %w", store.Translate(err))
+	}
+	hits, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (hitRow, error) {
+		var h hitRow
+		err := row.Scan(&h.Score, &h.ID, &h.TitleCT, &h.ContentCT, &h.BodyVersion, &h.Mood, &h.Tags, &h.Source,
+			&h.OccurredAt, &h.CreatedAt, &h.UpdatedAt, &h.Version)
+		return h, err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("search: find hits: %w", store.Translate(err))
+	}
+	more := len(hits) > in.limit
+	if more {
+		hits = hits[:in.limit]
+	}
+	return hits, more, nil
+}
