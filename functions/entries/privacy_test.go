@@ -3,57 +3,13 @@ package entries
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/xmojo/diary/shared/testenv"
 )
-
-// pgDump returns a plain-text dump of the whole test database.
-func pgDump(t *testing.T) []byte {
-	t.Helper()
-	bin := os.Getenv("PG_DUMP")
-	if bin == "" {
-		bin, _ = exec.LookPath("pg_dump")
-	}
-	if bin == "" {
-		// Debian keeps the server's tools off PATH, one directory per major version.
-		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
-		slices.SortFunc(found, func(a, b string) int { return majorOf(a) - majorOf(b) })
-		if len(found) == 0 {
-			t.Fatal("pg_dump not found: install PostgreSQL's client tools or set PG_DUMP")
-		}
-		bin = found[len(found)-1]
-	}
-	cmd := exec.CommandContext(t.Context(), bin, "--no-owner", "--dbname", testenv.Env(t)["DATABASE_URL"])
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v: %s", bin, err, stderr.String())
-	}
-	return out
-}
-
-// majorOf reads the major version from /usr/lib/postgresql/<major>/bin/pg_dump.
-func majorOf(path string) int {
-	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(path))))
-	return n
-}
-
-// forms are the ways a string could show up in a dump or a log: as it is, as the hex
-// pg_dump prints for bytea, and in base64.
-func forms(s string) []string {
-	return []string{s, hex.EncodeToString([]byte(s)), base64.StdEncoding.EncodeToString([]byte(s))[:len(s)]}
-}
 
 // TestCanaryNeverStoredOrLogged writes canary text through every uce call that takes or
 // returns it, then checks the canary is in no table of the database (a pg_dump, searched
@@ -83,21 +39,21 @@ func TestCanaryNeverStoredOrLogged(t *testing.T) {
 		t.Fatalf("Restore content = %q, want %q (the test must see its text round-trip)", deref(got.Content), updateCanary)
 	}
 
-	dump := pgDump(t)
+	dump := testenv.DumpDatabase(t)
 	if !bytes.Contains(dump, []byte(e.ID)) {
 		t.Fatalf("the dump does not hold entry %s: is it the test database?", e.ID)
 	}
-	for _, f := range forms(canary) {
+	for _, f := range testenv.Forms(canary) {
 		if bytes.Contains(dump, []byte(f)) {
 			t.Errorf("the database holds the canary (as %q)", f)
 		}
 	}
-	for _, f := range forms(canary) {
-		if key := redisHolding(t, h, f); key != "" {
+	for _, f := range testenv.Forms(canary) {
+		if key := testenv.RedisHolding(t, h.svc.Redis, f); key != "" {
 			t.Errorf("Redis key %q holds the canary (as %q)", key, f)
 		}
 	}
-	for _, f := range forms(canary) {
+	for _, f := range testenv.Forms(canary) {
 		if strings.Contains(logs.String(), f) {
 			t.Errorf("the logs hold the canary (as %q)", f)
 		}
@@ -188,36 +144,4 @@ func TestMovedCiphertextDoesNotOpen(t *testing.T) {
 	if !strings.Contains(logs.String(), sameUser.ID) || !strings.Contains(logs.String(), "integrity check") {
 		t.Errorf("the logs do not report the entry that failed its integrity check:\n%s", logs)
 	}
-}
-
-// redisHolding returns a Redis key whose value (string or hash) contains s, or "".
-func redisHolding(t *testing.T, h *harness, s string) string {
-	t.Helper()
-	ctx := t.Context()
-	iter := h.svc.Redis.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
-		var vals []string
-		switch typ, _ := h.svc.Redis.Type(ctx, key).Result(); typ {
-		case "string":
-			v, _ := h.svc.Redis.Get(ctx, key).Result()
-			vals = []string{v}
-		case "hash":
-			m, _ := h.svc.Redis.HGetAll(ctx, key).Result()
-			for k, v := range m {
-				vals = append(vals, k, v)
-			}
-		case "set":
-			vals, _ = h.svc.Redis.SMembers(ctx, key).Result()
-		}
-		for _, v := range vals {
-			if strings.Contains(v, s) {
-				return key
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("scan Redis: %v", err)
-	}
-	return ""
 }
