@@ -165,10 +165,10 @@ const ReauthMessage = "Facebook no longer accepts this connection (the access ex
 func MarkNeedsReauth(ctx context.Context, db store.DBTX, i Integration) error {
 	var pending *string
 	err := db.QueryRow(ctx, `
-		WITH old AS (SELECT pending_job_id FROM integrations WHERE id = $1 AND user_id = $2 FOR UPDATE)
-		UPDATE integrations SET status = 'needs_reauth', pending_job_id = NULL, updated_at = now()
-		WHERE id = $1 AND user_id = $2
-		RETURNING (SELECT pending_job_id FROM old)`, i.ID, i.UserID).Scan(&pending)
+		UPDATE integrations AS n SET status = 'needs_reauth', pending_job_id = NULL, updated_at = now()
+		FROM integrations AS o
+		WHERE n.id = $1 AND n.user_id = $2 AND o.id = n.id
+		RETURNING o.pending_job_id`, i.ID, i.UserID).Scan(&pending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -194,23 +194,34 @@ func HoldBack(ctx context.Context, db store.DBTX, i Integration, until time.Time
 	return nil
 }
 
-// SetPendingJob makes jobID the integration's pending pull, unless one is pending
-// already; it returns the pending job's id (the existing one, or jobID). Call it in the
-// transaction that queued jobID; queued reports whether jobID was taken.
-func SetPendingJob(ctx context.Context, db store.DBTX, i Integration, jobID string) (pending string, queued bool, err error) {
-	err = db.QueryRow(ctx, `
-		UPDATE integrations SET pending_job_id = COALESCE(
-			(SELECT j.id FROM jobs j WHERE j.id = integrations.pending_job_id AND j.status IN ('queued', 'running')),
-			$3), updated_at = now()
-		WHERE id = $1 AND user_id = $2
-		RETURNING pending_job_id`, i.ID, i.UserID, jobID).Scan(&pending)
+// QueuePull gives the integration a pending pull job, in tx: the one already queued or
+// running if there is one (queued false), else a new queued job (queued true). The sync
+// consumer finishes it (FinishSync, MarkNeedsReauth); the caller emits the event after
+// commit.
+func QueuePull(ctx context.Context, tx pgx.Tx, i Integration) (jobID string, queued bool, err error) {
+	var pending *string
+	err = tx.QueryRow(ctx, `
+		SELECT j.id FROM integrations n
+		LEFT JOIN jobs j ON j.id = n.pending_job_id AND j.status IN ('queued', 'running')
+		WHERE n.id = $1 AND n.user_id = $2
+		FOR UPDATE OF n`, i.ID, i.UserID).Scan(&pending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, ErrNotFound
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("integration: set pending job: %w", store.Translate(err))
+		return "", false, fmt.Errorf("integration: queue pull: %w", store.Translate(err))
 	}
-	return pending, pending == jobID, nil
+	if pending != nil {
+		return *pending, false, nil
+	}
+	jobID, err = job.Queue(ctx, tx, i.UserID, JobKind)
+	if err != nil {
+		return "", false, fmt.Errorf("integration: queue pull: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE integrations SET pending_job_id = $2, updated_at = now() WHERE id = $1`, i.ID, jobID); err != nil {
+		return "", false, fmt.Errorf("integration: queue pull: %w", store.Translate(err))
+	}
+	return jobID, true, nil
 }
 
 // SyncResult is what one sync of an integration did.
@@ -227,12 +238,12 @@ type SyncResult struct {
 func FinishSync(ctx context.Context, db store.DBTX, i Integration, res SyncResult) error {
 	var pending *string
 	err := db.QueryRow(ctx, `
-		WITH old AS (SELECT pending_job_id FROM integrations WHERE id = $1 AND user_id = $2 FOR UPDATE)
-		UPDATE integrations SET
-			sync_cursor = GREATEST(sync_cursor, $3::timestamptz),
+		UPDATE integrations AS n SET
+			sync_cursor = GREATEST(n.sync_cursor, $3::timestamptz),
 			last_synced_at = now(), sync_not_before = NULL, pending_job_id = NULL, updated_at = now()
-		WHERE id = $1 AND user_id = $2 AND status = 'active'
-		RETURNING (SELECT pending_job_id FROM old)`, i.ID, i.UserID, res.Cursor).Scan(&pending)
+		FROM integrations AS o
+		WHERE n.id = $1 AND n.user_id = $2 AND n.status = 'active' AND o.id = n.id
+		RETURNING o.pending_job_id`, i.ID, i.UserID, res.Cursor).Scan(&pending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Disconnected or refused meanwhile: nothing to record.
 		return nil
