@@ -346,7 +346,9 @@ func (f *Fake) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 // cursor encodes a position in a list the way Graph's opaque cursors look.
-func cursor(i int) string { return base64.RawURLEncoding.EncodeToString([]byte("pos:" + strconv.Itoa(i))) }
+func cursor(i int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("pos:" + strconv.Itoa(i)))
+}
 
 func parseCursor(s string) (int, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
