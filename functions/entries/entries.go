@@ -14,11 +14,13 @@ import (
 	"github.com/xmojo/diary/shared/store"
 )
 
-// Defaults of Config.EntryRetention, Config.IdempotencyKeyTTL and Config.PageMaxBytes.
+// Defaults of Config.EntryRetention, Config.IdempotencyKeyTTL, Config.PageMaxBytes and
+// Config.IntakeRedeemBatch.
 const (
 	defaultRetention      = 30 * 24 * time.Hour
 	defaultIdempotencyTTL = 24 * time.Hour
 	defaultPageMaxBytes   = 4 << 20
+	defaultRedeemBatch    = 20
 )
 
 // createEntry serves POST /api/v1/entries: 201 with the entry, Location and ETag. A retry
@@ -105,7 +107,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	var plain *uceBody
 	if !replayed {
-		plain = &uceBody{Title: in.title, Content: in.content}
+		plain = plainBody(in.title, in.content)
 	}
 	view, err := c.render(row, plain)
 	if err != nil {
@@ -218,7 +220,7 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	view, err := c.render(row, &uceBody{Title: in.title, Content: in.content})
+	view, err := c.render(row, plainBody(in.title, in.content))
 	if err != nil {
 		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
