@@ -290,3 +290,26 @@ func LinkImport(ctx context.Context, tx pgx.Tx, i Integration, externalPostID, e
 	}
 	return nil
 }
+
+// FailPending fails the integration's pending pull job (if any) with message, words for
+// the user, and clears it.
+func FailPending(ctx context.Context, db store.DBTX, i Integration, message string) error {
+	var pending *string
+	err := db.QueryRow(ctx, `
+		UPDATE integrations AS n SET pending_job_id = NULL, updated_at = now()
+		FROM integrations AS o
+		WHERE n.id = $1 AND n.user_id = $2 AND o.id = n.id
+		RETURNING o.pending_job_id`, i.ID, i.UserID).Scan(&pending)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("integration: fail pending: %w", store.Translate(err))
+	}
+	if pending != nil {
+		if err := job.Fail(ctx, db, *pending, message); err != nil {
+			return fmt.Errorf("integration: fail pending: %w", err)
+		}
+	}
+	return nil
+}
