@@ -26,8 +26,8 @@ import (
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/facebook"
-	"github.com/xmojo/diary/shared/integration"
 	"github.com/xmojo/diary/shared/intake"
+	"github.com/xmojo/diary/shared/integration"
 	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/store"
 )
