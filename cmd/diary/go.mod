@@ -8,6 +8,8 @@ require (
 	github.com/xmojo/diary/eventing v0.4.0
 	github.com/xmojo/diary/functions/auth v0.4.0
 	github.com/xmojo/diary/functions/entries v0.4.0
+	github.com/xmojo/diary/functions/fbsync v0.4.0
+	github.com/xmojo/diary/functions/integrations v0.4.0
 	github.com/xmojo/diary/functions/janitor v0.4.0
 	github.com/xmojo/diary/functions/jobs v0.4.0
 	github.com/xmojo/diary/functions/media v0.4.0

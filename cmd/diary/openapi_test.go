@@ -233,6 +233,12 @@ var apiRoutes = map[string][]string{
 		"GET /api/v1/media/{}", "GET /api/v1/media/{}/download", "DELETE /api/v1/media/{}",
 	},
 	"jobs": {"GET /api/v1/jobs/{}"},
+	"integrations": {
+		"POST /api/v1/integrations/facebook/connect", "POST /api/v1/integrations/facebook/callback",
+		"POST /api/v1/integrations/facebook/push", "POST /api/v1/integrations/facebook/pull",
+		"GET /api/v1/integrations", "DELETE /api/v1/integrations/{}", "GET /api/v1/integrations/facebook/pages",
+		"POST /api/v1/integrations/facebook/data-deletion",
+	},
 }
 
 var pathParam = regexp.MustCompile(`\{[^}]*\}`)
