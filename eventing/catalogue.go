@@ -89,7 +89,7 @@ var Catalogue = []EventSpec{
 		Source:     SourceEntries,
 		Subject:    "the entry id",
 		Payload:    reflect.TypeFor[EntryChanged](),
-		Producer:   "entries",
+		Producer:   "entries (every change), and fbsync for the entries it imports (intake.Deliver)",
 		Planned:    []string{"indexer"},
 		Redelivery: "consumers key their effect on (entry_id, version): an older or equal version than the one already applied is acknowledged and ignored",
 	},
