@@ -242,15 +242,15 @@ func TestIntakeCanary(t *testing.T) {
 
 	check := func(when string) {
 		t.Helper()
-		dump := pgDump(t)
+		dump := testenv.DumpDatabase(t)
 		if !bytes.Contains(dump, []byte(ud.EntryID)) || !bytes.Contains(dump, []byte(ed.EntryID)) {
 			t.Fatalf("the dump does not hold the delivered entries: is it the test database?")
 		}
-		for _, f := range forms(canary) {
+		for _, f := range testenv.Forms(canary) {
 			if bytes.Contains(dump, []byte(f)) {
 				t.Errorf("%s: the database holds the canary (as %q)", when, f)
 			}
-			if key := redisHolding(t, h, f); key != "" {
+			if key := testenv.RedisHolding(t, h.svc.Redis, f); key != "" {
 				t.Errorf("%s: Redis key %q holds the canary (as %q)", when, key, f)
 			}
 			if strings.Contains(logs.String(), f) {

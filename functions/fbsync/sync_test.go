@@ -1,17 +1,14 @@
 package fbsync
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,32 +33,12 @@ const (
 	redirect         = "https://app.example.test/cb"
 )
 
-// sink keeps the events the consumer emits.
-type sink struct {
-	mu   sync.Mutex
-	data []string
-}
-
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	s.data = append(s.data, r.Header.Get("Ce-Type")+" "+r.Header.Get("Ce-Subject")+" "+string(b))
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-}
-
-func (s *sink) all() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.data...)
-}
-
 type harness struct {
 	svc    *platform.Services
 	fake   *facebooktest.Fake
 	fb     *facebook.Client
 	tokens *integration.Tokens
-	sink   *sink
+	sink   *testenv.EventSink
 	f      *Function
 	now    time.Time
 	logs   *testenv.LogBuffer
@@ -74,11 +51,9 @@ func newHarness(t *testing.T) *harness {
 	fake := facebooktest.New(t, appID, appSecret)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	sk := &sink{}
-	sinkSrv := httptest.NewServer(sk)
-	t.Cleanup(sinkSrv.Close)
+	sk := testenv.NewEventSink(t)
 	h := &harness{svc: svc, fake: fake, sink: sk, now: time.Now(), logs: logs}
-	cfg := Config{Facebook: fake.Config(redirect), TokenKey: base64.StdEncoding.EncodeToString(key), Sink: sinkSrv.URL,
+	cfg := Config{Facebook: fake.Config(redirect), TokenKey: base64.StdEncoding.EncodeToString(key), Sink: sk.URL,
 		Timeout: time.Minute, PageSize: 2, UsageLimit: 80, Clock: func() time.Time { return h.now }}
 	f, err := NewWithServices(cfg, svc.DB, svc.Redis, nil)
 	if err != nil {
@@ -296,33 +271,21 @@ func TestPullImportsEachPostOnce(t *testing.T) {
 		})
 	}
 	// entry.changed for each import, ids only.
-	events := h.sink.all()
+	events := h.sink.Events()
 	if len(events) != 8 {
 		t.Errorf("%d events, want 8 (one entry.changed per imported entry, 4 per user)", len(events))
 	}
 	for _, e := range events {
-		if !strings.HasPrefix(e, eventing.TypeEntryChanged) {
-			t.Errorf("event %q, want entry.changed", e)
+		if e.Type != eventing.TypeEntryChanged || e.Source != eventing.SourceEntries {
+			t.Errorf("event %+v, want entry.changed", e)
 		}
 	}
 
-	dump := testenv.DumpDatabase(t)
-	for what, s := range map[string]string{"the canary": canary, "a token": h.fake.Tokens()[0]} {
-		for _, f := range testenv.Forms(s) {
-			if bytes.Contains(dump, []byte(f)) {
-				t.Errorf("the database holds %s (as %q)", what, f)
-			}
-			if key := testenv.RedisHolding(t, h.svc.Redis, f); key != "" {
-				t.Errorf("Redis key %q holds %s", key, what)
-			}
-			if strings.Contains(h.logs.String(), f) {
-				t.Errorf("the logs hold %s", what)
-			}
-			if strings.Contains(strings.Join(events, "\n"), f) {
-				t.Errorf("an event holds %s", what)
-			}
-		}
+	secrets := map[string]string{"the canary": canary}
+	for k, tok := range h.fake.Tokens() {
+		secrets[fmt.Sprintf("token %d", k)] = tok
 	}
+	testenv.WantNowhere(t, h.svc.Redis, secrets, map[string]string{"the logs": h.logs.String(), "the events": h.sink.Text()})
 	if !strings.Contains(h.logs.String(), "fbsync: pull done") {
 		t.Error("the captured logs miss the consumer's lines; is the capture working?")
 	}

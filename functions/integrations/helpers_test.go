@@ -4,12 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,37 +24,12 @@ const (
 	testRedirect  = "https://app.example.test/facebook/callback"
 )
 
-// sink is a stand-in Broker ingress that keeps every event it receives.
-type sink struct {
-	mu     sync.Mutex
-	events []capturedEvent
-}
-
-type capturedEvent struct {
-	Type, Source, Subject string
-	Data                  []byte
-}
-
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	s.events = append(s.events, capturedEvent{r.Header.Get("Ce-Type"), r.Header.Get("Ce-Source"), r.Header.Get("Ce-Subject"), b})
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-}
-
-func (s *sink) all() []capturedEvent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]capturedEvent(nil), s.events...)
-}
-
 // harness is the integrations function over the real services, a Facebook fake and a
 // captured event sink.
 type harness struct {
 	svc    *platform.Services
 	fake   *facebooktest.Fake
-	sink   *sink
+	sink   *testenv.EventSink
 	srv    *server
 	h      http.Handler
 	logs   *testenv.LogBuffer
@@ -69,14 +41,12 @@ func newHarness(t *testing.T) *harness {
 	logs := testenv.CaptureLogs(t)
 	svc := testenv.Services(t)
 	fake := facebooktest.New(t, testAppID, testAppSecret)
-	sk := &sink{}
-	sinkSrv := httptest.NewServer(sk)
-	t.Cleanup(sinkSrv.Close)
+	sk := testenv.NewEventSink(t)
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Facebook: fake.Config(testRedirect), TokenKey: base64.StdEncoding.EncodeToString(key), Sink: sinkSrv.URL,
+	cfg := Config{Facebook: fake.Config(testRedirect), TokenKey: base64.StdEncoding.EncodeToString(key), Sink: sk.URL,
 		PublicURL: "https://diary.example.test"}
 	s, err := newServer(cfg, svc, nil)
 	if err != nil {

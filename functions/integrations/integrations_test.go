@@ -126,7 +126,7 @@ func TestConnectAndCallback(t *testing.T) {
 	if err != nil || j.Kind != integration.JobKind || j.Status != job.Queued {
 		t.Errorf("pull job = %+v, %v; want a queued facebook_pull", j, err)
 	}
-	evs := h.sink.all()
+	evs := h.sink.Events()
 	if len(evs) != 1 || evs[0].Type != eventing.TypeIntegrationPullRequested || evs[0].Source != eventing.SourceIntegrations || evs[0].Subject != i.ID {
 		t.Fatalf("events = %+v, want one pull request for %s", evs, i.ID)
 	}
@@ -298,7 +298,7 @@ func TestPull(t *testing.T) {
 	if j, err := job.Get(t.Context(), h.svc.DB, u.ID, p["job_id"]); err != nil || j.Status != job.Succeeded {
 		t.Errorf("finished pull job = %+v, %v; want succeeded", j, err)
 	}
-	if n := len(h.sink.all()); n != 3 {
+	if n := len(h.sink.Events()); n != 3 {
 		t.Errorf("%d events, want 3 (connect and two pulls)", n)
 	}
 }

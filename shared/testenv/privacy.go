@@ -88,3 +88,26 @@ func RedisHolding(t testing.TB, rdb *redis.Client, s string) string {
 	}
 	return ""
 }
+
+// WantNowhere fails the test for each secret (by what it is, e.g. "the canary") found,
+// in any of its Forms, in the database (DumpDatabase), in Redis (RedisHolding) or in one
+// of the texts of elsewhere (by where it is, e.g. "the logs": the captured log).
+func WantNowhere(t testing.TB, rdb *redis.Client, secrets map[string]string, elsewhere map[string]string) {
+	t.Helper()
+	dump := DumpDatabase(t)
+	for what, s := range secrets {
+		for _, f := range Forms(s) {
+			if bytes.Contains(dump, []byte(f)) {
+				t.Errorf("the database holds %s (as %q)", what, f)
+			}
+			if key := RedisHolding(t, rdb, f); key != "" {
+				t.Errorf("Redis key %q holds %s (as %q)", key, what, f)
+			}
+			for where, text := range elsewhere {
+				if strings.Contains(text, f) {
+					t.Errorf("%s hold %s (as %q)", where, what, f)
+				}
+			}
+		}
+	}
+}
