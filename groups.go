@@ -10,7 +10,7 @@ import (
 // (also the metrics label). The upstream variable is the upper-cased name + "_URL". The
 // gateway imports none of their functions: in the cluster it proxies to them, and cmd/diary
 // hands it the functions to run in-process (NewInProcess).
-var groups = []group{{"auth"}, {"entries"}, {"media"}, {"jobs"}, {"search"}}
+var groups = []group{{"auth"}, {"entries"}, {"media"}, {"jobs"}, {"search"}, {"integrations"}}
 
 // Groups returns the names of the endpoint groups the gateway routes, in the order their
 // OpenAPI fragments are merged.

@@ -14,6 +14,9 @@ const (
 	// TypeSearchReindexRequested is emitted when a uce user asks for their search index to
 	// be rebuilt (POST /api/v1/search/index).
 	TypeSearchReindexRequested = "com.xmojo.diary.search.reindex.requested"
+	// TypeIntegrationPullRequested is emitted when a user asks for a pull of an
+	// integration's posts (POST /integrations/facebook/pull, and right after a connect).
+	TypeIntegrationPullRequested = "com.xmojo.diary.integration.pull.requested"
 )
 
 // Sources, as CloudEvent source URIs.
@@ -24,12 +27,19 @@ const (
 	// SourceDailyCleanup is the source of the daily-cleanup PingSource's ticks, as Knative
 	// names it: /apis/v1/namespaces/<namespace>/pingsources/<name>.
 	SourceDailyCleanup = "/apis/v1/namespaces/diary/pingsources/daily-cleanup"
+	// SourceIntegrations is the source of the integrations function's events.
+	SourceIntegrations = "/diary/integrations"
+	// SourceFacebookSync is the source of the facebook-sync PingSource's hourly ticks.
+	SourceFacebookSync = "/apis/v1/namespaces/diary/pingsources/facebook-sync"
 )
 
 // Jobs named in PingData.Job.
 const (
 	// JobCleanup asks the janitor to purge what is past retention.
 	JobCleanup = "cleanup"
+	// JobFacebookSync asks the sync consumer (fbsync) to sync every active Facebook
+	// integration that is due.
+	JobFacebookSync = "facebook-sync"
 )
 
 // EntryChanged is the payload of TypeEntryChanged: ids and the kind of change, never
@@ -49,6 +59,14 @@ type SearchReindexRequested struct {
 	UserID    string `json:"user_id"`
 	JobID     string `json:"job_id"`
 	SessionID string `json:"session_id"`
+}
+
+// IntegrationPullRequested is the payload of TypeIntegrationPullRequested: ids only.
+type IntegrationPullRequested struct {
+	UserID        string `json:"user_id"`
+	IntegrationID string `json:"integration_id"`
+	// JobID is the pull's job, which the consumer finishes.
+	JobID string `json:"job_id"`
 }
 
 // PingData is the JSON data the project's PingSources send.
@@ -104,6 +122,23 @@ var Catalogue = []EventSpec{
 		Producer:   "PingSource daily-cleanup (30 3 * * *, Etc/UTC), data {\"job\":\"cleanup\"}",
 		Consumers:  []string{"janitor"},
 		Redelivery: "the janitor records the event id in processed_events with the run's last write; a second delivery of a finished run is acknowledged and does nothing, one of a run that died half-way resumes it with the same cut-off times",
+	},
+	{
+		Type:       TypeIntegrationPullRequested,
+		Source:     SourceIntegrations,
+		Subject:    "the integration id",
+		Payload:    reflect.TypeFor[IntegrationPullRequested](),
+		Producer:   "integrations, after a pull or a connect has committed its job",
+		Consumers:  []string{"fbsync"},
+		Redelivery: "fbsync records the event id in processed_events once the sync has finished; every post is imported in one transaction with its (account, post id) row, so a redelivery or an overlapping page imports nothing twice",
+	},
+	{
+		Type:       TypePing,
+		Source:     SourceFacebookSync,
+		Payload:    reflect.TypeFor[PingData](),
+		Producer:   "PingSource facebook-sync (7 * * * *, Etc/UTC), data {\"job\":\"facebook-sync\"}",
+		Consumers:  []string{"fbsync"},
+		Redelivery: "a tick is a sweep over the active integrations that are due; syncing one again imports nothing twice (the same dedupe), so a second delivery only costs Graph calls",
 	},
 }
 

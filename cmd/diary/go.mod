@@ -3,12 +3,15 @@ module github.com/xmojo/diary/cmd/diary
 go 1.26.0
 
 require (
+	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/google/uuid v1.6.0
 	github.com/xmojo/diary v0.4.0
 	github.com/xmojo/diary/eventing v0.4.0
 	github.com/xmojo/diary/functions/auth v0.4.0
 	github.com/xmojo/diary/functions/entries v0.4.0
 	github.com/xmojo/diary/functions/indexer v0.4.0
+	github.com/xmojo/diary/functions/fbsync v0.4.0
+	github.com/xmojo/diary/functions/integrations v0.4.0
 	github.com/xmojo/diary/functions/janitor v0.4.0
 	github.com/xmojo/diary/functions/jobs v0.4.0
 	github.com/xmojo/diary/functions/media v0.4.0
@@ -32,7 +35,6 @@ require (
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/cloudevents/sdk-go/v2 v2.16.2 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect

@@ -4,7 +4,9 @@ import (
 	"github.com/xmojo/diary"
 	"github.com/xmojo/diary/functions/auth"
 	"github.com/xmojo/diary/functions/entries"
+	"github.com/xmojo/diary/functions/fbsync"
 	"github.com/xmojo/diary/functions/indexer"
+	"github.com/xmojo/diary/functions/integrations"
 	"github.com/xmojo/diary/functions/janitor"
 	"github.com/xmojo/diary/functions/jobs"
 	"github.com/xmojo/diary/functions/media"
@@ -20,11 +22,12 @@ type groupFunction struct {
 
 // groupTable holds a row for each group the gateway routes (diary.Groups), by name.
 var groupTable = map[string]groupFunction{
-	"auth":    {func() diary.HTTPFunction { return auth.New() }, auth.OpenAPI},
-	"entries": {func() diary.HTTPFunction { return entries.New() }, entries.OpenAPI},
-	"media":   {func() diary.HTTPFunction { return media.New() }, media.OpenAPI},
-	"jobs":    {func() diary.HTTPFunction { return jobs.New() }, jobs.OpenAPI},
-	"search":  {func() diary.HTTPFunction { return search.New() }, search.OpenAPI},
+	"auth":         {func() diary.HTTPFunction { return auth.New() }, auth.OpenAPI},
+	"entries":      {func() diary.HTTPFunction { return entries.New() }, entries.OpenAPI},
+	"media":        {func() diary.HTTPFunction { return media.New() }, media.OpenAPI},
+	"jobs":         {func() diary.HTTPFunction { return jobs.New() }, jobs.OpenAPI},
+	"search":       {func() diary.HTTPFunction { return search.New() }, search.OpenAPI},
+	"integrations": {func() diary.HTTPFunction { return integrations.New() }, integrations.OpenAPI},
 }
 
 // groupFunctions returns a new function for each group, for the gateway to run in-process.
@@ -42,5 +45,6 @@ func subscribers() map[string]any {
 	return map[string]any{
 		"janitor": janitor.New(),
 		"indexer": indexer.New(),
+		"fbsync":  fbsync.New(),
 	}
 }

@@ -234,6 +234,12 @@ var apiRoutes = map[string][]string{
 	},
 	"jobs":   {"GET /api/v1/jobs/{}"},
 	"search": {"POST /api/v1/search", "POST /api/v1/search/index", "GET /api/v1/search/stats"},
+	"integrations": {
+		"POST /api/v1/integrations/facebook/connect", "POST /api/v1/integrations/facebook/callback",
+		"POST /api/v1/integrations/facebook/push", "POST /api/v1/integrations/facebook/pull",
+		"GET /api/v1/integrations", "DELETE /api/v1/integrations/{}", "GET /api/v1/integrations/facebook/pages",
+		"POST /api/v1/integrations/facebook/data-deletion",
+	},
 }
 
 var pathParam = regexp.MustCompile(`\{[^}]*\}`)

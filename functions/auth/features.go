@@ -28,7 +28,7 @@ type storageJSON struct {
 }
 
 // features tells a client what the caller's tier offers: search needs the server to read
-// entries, so only uce has it; and how much of the media quota is used, counted by
+// entries, so only uce has it; integrations only when a Facebook app is configured; and how much of the media quota is used, counted by
 // shared/storage exactly as the media function's upload counts it.
 func (s *server) features(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -50,7 +50,7 @@ func (s *server) features(w http.ResponseWriter, r *http.Request) {
 			ServerSideEncryption: uce,
 			ClientSideEncryption: !uce,
 			Media:                true,
-			Integrations:         true,
+			Integrations:         s.integrations,
 		},
 		Storage: storageJSON{UsedBytes: used, QuotaBytes: s.quota},
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/facebook"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/storage"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	// Quota is STORAGE_QUOTA_BYTES, each user's media quota, which /features reports (the
 	// media function enforces the same setting).
 	storage.Quota
+	// Facebook is the Facebook app's settings; /features reports integrations: true only
+	// when an app is configured (FACEBOOK_APP_ID), the integrations function's own rule.
+	Facebook facebook.Config
 	// KDFConcurrency bounds how many Argon2id derivations (64 MiB each) run at once, so a
 	// login storm queues instead of exhausting memory.
 	KDFConcurrency int `envconfig:"KDF_CONCURRENCY" default:"2"`

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/facebook"
 	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/testenv"
 )
@@ -113,7 +114,8 @@ func TestConfigDefaults(t *testing.T) {
 	for _, k := range []string{"STORAGE_QUOTA_BYTES", "KDF_CONCURRENCY", "BCRYPT_CONCURRENCY", "LOGIN_RATE_IP_LIMIT", "LOGIN_RATE_IP_WINDOW",
 		"LOGIN_FREE_FAILURES", "LOGIN_FAILURE_DELAY", "LOGIN_KNOWN_ADDRESS_TTL",
 		"LOGIN_RATE_ACCOUNT_LIMIT", "LOGIN_RATE_ACCOUNT_WINDOW", "SIGNUP_RATE_IP_LIMIT", "SIGNUP_RATE_IP_WINDOW",
-		"TRUSTED_PROXIES", "TRUSTED_PROXY_HOPS"} {
+		"TRUSTED_PROXIES", "TRUSTED_PROXY_HOPS", "FACEBOOK_APP_ID", "FACEBOOK_API_VERSION", "FACEBOOK_GRAPH_URL",
+		"FACEBOOK_DIALOG_URL"} {
 		delete(env, k)
 		t.Setenv(k, "")
 		os.Unsetenv(k)
@@ -127,7 +129,8 @@ func TestConfigDefaults(t *testing.T) {
 		LoginRateIPLimit: 10, LoginRateIPWindow: time.Minute,
 		LoginFreeFailures: 3, LoginFailureDelay: time.Second,
 		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute, LoginKnownAddressTTL: 720 * time.Hour,
-		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour}
+		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour,
+		Facebook: facebook.Config{APIVersion: "v25.0", GraphURL: "https://graph.facebook.com", DialogURL: "https://www.facebook.com"}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}

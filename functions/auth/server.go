@@ -34,6 +34,8 @@ type server struct {
 	limiter    *rateLimiter
 	clients    *clientip.Resolver
 	quota      int64
+	// integrations says whether a Facebook app is configured (/features).
+	integrations bool
 	// pending is the intake marker a uce login restores (shared/intake).
 	pending *intake.Pending
 }
@@ -128,8 +130,9 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 			knownTTL:     cfg.LoginKnownAddressTTL,
 			now:          time.Now,
 		},
-		clients: s.clients,
-		quota:   cfg.QuotaBytes,
-		pending: intake.NewPending(svc.Redis),
+		clients:      s.clients,
+		quota:        cfg.QuotaBytes,
+		integrations: cfg.Facebook.Configured(),
+		pending:      intake.NewPending(svc.Redis),
 	}, nil
 }

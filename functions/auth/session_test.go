@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -42,18 +43,24 @@ func TestMe(t *testing.T) {
 
 func TestFeatures(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, nil, "STORAGE_QUOTA_BYTES", "123456789")
+	// integrations is true only with a Facebook app configured (FACEBOOK_APP_ID).
+	off := newHarness(t, nil, "STORAGE_QUOTA_BYTES", "123456789", "FACEBOOK_APP_ID", "")
+	on := newHarness(t, nil, "STORAGE_QUOTA_BYTES", "123456789", "FACEBOOK_APP_ID", "1234567890")
 	tests := []struct {
 		tier                     string
+		h                        harness
 		search, server, client   bool
 		media, integrationsFlags bool
 	}{
-		{"uce", true, true, false, true, true},
-		{"e2e", false, false, true, true, true},
+		{"uce", off, true, true, false, true, false},
+		{"e2e", off, false, false, true, true, false},
+		{"uce", on, true, true, false, true, true},
+		{"e2e", on, false, false, true, true, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.tier, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s integrations %v", tt.tier, tt.integrationsFlags), func(t *testing.T) {
 			t.Parallel()
+			h := tt.h
 			u := testenv.NewUser(t, h.svc, tt.tier)
 			resp := do(t, h.h, randomIP(t), "GET", "/api/v1/auth/features", u.AccessToken, nil)
 			if resp.Code != http.StatusOK {

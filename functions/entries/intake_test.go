@@ -242,7 +242,7 @@ func TestIntakeCanary(t *testing.T) {
 
 	check := func(when string) {
 		t.Helper()
-		dump := testenv.PGDump(t)
+		dump := testenv.DumpDatabase(t)
 		if !bytes.Contains(dump, []byte(ud.EntryID)) || !bytes.Contains(dump, []byte(ed.EntryID)) {
 			t.Fatalf("the dump does not hold the delivered entries: is it the test database?")
 		}

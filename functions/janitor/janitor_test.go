@@ -92,7 +92,8 @@ func (w *world) router(objects *objstore.Store) *local.Router {
 		w.t.Fatal(err)
 	}
 	r, err := local.NewRouter(w.m, local.Options{
-		Handlers: map[string]http.Handler{"janitor": h},
+		// fbsync is subscribed to other events; these tests send it none.
+		Handlers: map[string]http.Handler{"janitor": h, "fbsync": http.NotFoundHandler()},
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -426,7 +426,7 @@ func TestCanaryNeverStoredOrLogged(t *testing.T) {
 	testenv.Do(t, h.fn, http.MethodPost, basePath, u.AccessToken, map[string]any{"query": canary, "limit": 99})
 	testenv.Do(t, h.fn, http.MethodGet, basePath+"/stats", u.AccessToken, nil)
 
-	dump := testenv.PGDump(t)
+	dump := testenv.DumpDatabase(t)
 	if !bytes.Contains(dump, []byte(eu)) {
 		t.Fatalf("the dump does not hold entry %s: is it the test database?", eu)
 	}

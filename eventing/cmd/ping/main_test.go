@@ -37,8 +37,8 @@ func TestPingReachesTheSubscriberThroughTheIngress(t *testing.T) {
 	}
 	janitor := &janitorStandIn{}
 	r, err := local.NewRouter(m, local.Options{
-		// Every Trigger's subscriber needs a handler; the indexer gets no ping.
-		Handlers: map[string]http.Handler{"janitor": janitor, "indexer": http.NotFoundHandler()},
+		// Every Trigger's subscriber needs a handler; the indexer and fbsync get no ping.
+		Handlers: map[string]http.Handler{"janitor": janitor, "indexer": http.NotFoundHandler(), "fbsync": http.NotFoundHandler()},
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -1,0 +1,10 @@
+package integrations
+
+import _ "embed"
+
+// OpenAPI is the function's OpenAPI 3.1 fragment: every route it serves, with schemas and
+// responses named Integration..., errors as #/components/schemas/Error and the
+// authenticated routes under bearerAuth, both of which the gateway's document defines.
+//
+//go:embed openapi.json
+var OpenAPI []byte
