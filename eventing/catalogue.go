@@ -11,11 +11,15 @@ const (
 	TypeEntryChanged = "com.xmojo.diary.entry.changed"
 	// TypePing is the type PingSource gives its ticks.
 	TypePing = "dev.knative.sources.ping"
+	// TypeImportRequested is emitted when a user starts an import whose zip is uploaded.
+	TypeImportRequested = "com.xmojo.diary.import.requested"
 )
 
 // Sources, as CloudEvent source URIs.
 const (
 	SourceEntries = "/diary/entries"
+	// SourceArchive is the archive function (exports and imports).
+	SourceArchive = "/diary/archive"
 	// SourceDailyCleanup is the source of the daily-cleanup PingSource's ticks, as Knative
 	// names it: /apis/v1/namespaces/<namespace>/pingsources/<name>.
 	SourceDailyCleanup = "/apis/v1/namespaces/diary/pingsources/daily-cleanup"
@@ -35,6 +39,14 @@ type EntryChanged struct {
 	// Change is "created", "updated", "deleted" or "restored".
 	Change  string `json:"change"`
 	Version int    `json:"version"`
+}
+
+// ImportRequested is the payload of TypeImportRequested: ids only. The importer reads
+// the import (format, staging object) from its row.
+type ImportRequested struct {
+	UserID   string `json:"user_id"`
+	ImportID string `json:"import_id"`
+	JobID    string `json:"job_id"`
 }
 
 // PingData is the JSON data the project's PingSources send.
@@ -82,6 +94,15 @@ var Catalogue = []EventSpec{
 		Producer:   "PingSource daily-cleanup (30 3 * * *, Etc/UTC), data {\"job\":\"cleanup\"}",
 		Consumers:  []string{"janitor"},
 		Redelivery: "the janitor records the event id in processed_events with the run's last write; a second delivery of a finished run is acknowledged and does nothing, one of a run that died half-way resumes it with the same cut-off times",
+	},
+	{
+		Type:       TypeImportRequested,
+		Source:     SourceArchive,
+		Subject:    "the import id",
+		Payload:    reflect.TypeFor[ImportRequested](),
+		Producer:   "archive (POST /api/v1/imports/{id}/start, after the job is queued)",
+		Consumers:  []string{"importer"},
+		Redelivery: "the importer records every entry and media it creates by its source id (import_items) in the batch's own transaction: a redelivery of an import that died half-way continues after what is recorded, one of a finished import (its job finished, the event id in processed_events) is acknowledged and does nothing",
 	},
 }
 
