@@ -58,17 +58,20 @@ const columns = `id, user_id, entry_id, object_key, filename_ct, content_type, s
 
 // InsertReady adds a ready media row for bytes already stored at r.ObjectKey (copied there
 // by the caller, or another row's object when deduplicated). Call it in the transaction
-// that holds the user's media lock and, for new bytes, passed the quota check.
-func InsertReady(ctx context.Context, db store.DBTX, r Row) error {
-	_, err := db.Exec(ctx, `
+// that holds the user's media lock and, for new bytes, passed the quota check. inserted
+// is false when a live row already attaches the same object to the same entry (the
+// media_object_entry_key rule of migration 0006): the entry has those bytes already.
+func InsertReady(ctx context.Context, db store.DBTX, r Row) (inserted bool, err error) {
+	tag, err := db.Exec(ctx, `
 		INSERT INTO media (id, user_id, entry_id, object_key, filename_ct, content_type, size_bytes, sha256,
 			status, upload_expires_at, completed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ready', NULL, now())`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ready', NULL, now())
+		ON CONFLICT (object_key, entry_id) WHERE deleted_at IS NULL DO NOTHING`,
 		r.ID, r.UserID, r.EntryID, r.ObjectKey, r.FilenameCT, r.ContentType, r.SizeBytes, r.SHA256)
 	if err != nil {
-		return fmt.Errorf("mediarow: insert: %w", store.Translate(err))
+		return false, fmt.Errorf("mediarow: insert: %w", store.Translate(err))
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // FindReady returns the user's oldest ready, undeleted media holding the same bytes (same
