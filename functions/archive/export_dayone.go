@@ -19,7 +19,7 @@ import (
 // video and PDF media have no place in Day One's photos and are left out; the diary format
 // holds them.
 func (x *exportRun) dayone(ctx context.Context) error {
-	sums := map[string]string{} // media id -> md5 hex
+	sums := map[string]string{}  // media id -> md5 hex
 	written := map[string]bool{} // photo file names
 	err := x.eachDayOneBatch(ctx, func(batch []entryRow, photos map[string][]mediarow.Row) error {
 		for _, e := range batch {

@@ -93,10 +93,10 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request) {
 	}
 	fields := map[string]string{}
 	var (
-		format    string
-		size      int64
-		sum       []byte
-		tooLarge  bool
+		format   string
+		size     int64
+		sum      []byte
+		tooLarge bool
 	)
 	switch {
 	case req.Format == nil:
