@@ -12,8 +12,9 @@ import (
 	"github.com/xmojo/diary/shared/outage"
 )
 
-// The purposes bound into the associated data of each wrapped key, so a wrapped key
-// cannot be moved to another user, row or role. Whoever unwraps these keys later
+// The purposes bound into the associated data of each wrapped master key (the X25519
+// private key's is crypto.PurposePrivateKeyWrap), so a wrapped key cannot be moved to
+// another user, row or role. Whoever unwraps these keys later
 // (password change, account recovery, a job opening sealed content) must use the same
 // values.
 const (
@@ -23,9 +24,6 @@ const (
 	// purposeRecoveryWrap: the master key sealed under crypto.RecoveryKey(code,
 	// recovery_codes.salt); AD{Owner: user id, Record: recovery code row id}.
 	purposeRecoveryWrap = "master-key/recovery"
-	// purposePrivateKeyWrap: the X25519 private key sealed under the master key;
-	// AD{Owner: user id, Record: user id}.
-	purposePrivateKeyWrap = "x25519-private-key/master"
 )
 
 // How long a request queues for a free slot of each bound before it is told to come back
@@ -79,8 +77,8 @@ func newUCEKeys(ctx context.Context, kdf *crypto.KDF, userID, password string, m
 	}
 	defer clear(priv)
 	k.publicKey = pub
-	k.wrappedPrivateKey, err = crypto.Seal(masterKey, priv,
-		crypto.AD{Owner: userID, Record: userID, Purpose: purposePrivateKeyWrap})
+	// The wrap of the private key lives in shared/crypto: intake redemption unwraps it.
+	k.wrappedPrivateKey, err = crypto.WrapPrivateKey(masterKey, userID, priv)
 	if err != nil {
 		return k, fmt.Errorf("auth: new uce keys: wrap private key: %w", err)
 	}

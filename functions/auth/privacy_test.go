@@ -45,7 +45,7 @@ func TestMasterKeyNeverStoredInClear(t *testing.T) {
 	if err := h.svc.DB.QueryRow(ctx, `SELECT wrapped_private_key FROM users WHERE id = $1`, a.User.ID).Scan(&wrappedPriv); err != nil {
 		t.Fatal(err)
 	}
-	privateKey, err := crypto.Open(masterKey, wrappedPriv, crypto.AD{Owner: a.User.ID, Record: a.User.ID, Purpose: purposePrivateKeyWrap})
+	privateKey, err := crypto.UnwrapPrivateKey(masterKey, a.User.ID, wrappedPriv)
 	if err != nil {
 		t.Fatalf("Open(private key) = %v", err)
 	}

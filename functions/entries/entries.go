@@ -105,7 +105,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	var plain *uceBody
 	if !replayed {
-		plain = &uceBody{Title: in.title, Content: in.content}
+		plain = plainBody(in.title, in.content)
 	}
 	view, err := c.render(row, plain)
 	if err != nil {
@@ -218,7 +218,7 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	view, err := c.render(row, &uceBody{Title: in.title, Content: in.content})
+	view, err := c.render(row, plainBody(in.title, in.content))
 	if err != nil {
 		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return

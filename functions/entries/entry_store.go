@@ -16,10 +16,15 @@ import (
 
 // entryRow is a row of entries.
 type entryRow struct {
-	ID          string     `db:"id"`
-	TitleCT     []byte     `db:"title_ct"`
-	ContentCT   []byte     `db:"content_ct"`
-	Ciphertext  []byte     `db:"ciphertext"`
+	ID         string `db:"id"`
+	TitleCT    []byte `db:"title_ct"`
+	ContentCT  []byte `db:"content_ct"`
+	Ciphertext []byte `db:"ciphertext"`
+	// CiphertextFormat is nil for the client's own envelope, intake.Format for an intake
+	// box (shared/intake).
+	CiphertextFormat *string `db:"ciphertext_format"`
+	// Pending marks a uce entry whose intake box awaits redemption: it has no text yet.
+	Pending     bool       `db:"pending"`
 	BodyVersion int        `db:"body_version"`
 	Mood        *string    `db:"mood"`
 	Source      string     `db:"source"`
@@ -34,8 +39,8 @@ type entryRow struct {
 
 // entryColumns selects an entryRow from entries aliased e. The tag names live on the row
 // itself (entries.tags, the one place tags are stored: migration 0007).
-const entryColumns = `e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_version, e.mood, e.source,
-	e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq, e.tags`
+const entryColumns = `e.id, e.title_ct, e.content_ct, e.ciphertext, e.ciphertext_format, e.intake_box IS NOT NULL AS pending,
+	e.body_version, e.mood, e.source, e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.change_seq, e.tags`
 
 // scanEntry scans a row of entryColumns by position, skipping RowToStructByName's
 // matching of columns to fields by name (CollectRows with it, decoding included, was about
@@ -48,7 +53,7 @@ func scanEntry(row pgx.CollectableRow) (entryRow, error) {
 
 // columns are the scan destinations of entryColumns, in their order.
 func (e *entryRow) columns() []any {
-	return []any{&e.ID, &e.TitleCT, &e.ContentCT, &e.Ciphertext, &e.BodyVersion, &e.Mood, &e.Source,
+	return []any{&e.ID, &e.TitleCT, &e.ContentCT, &e.Ciphertext, &e.CiphertextFormat, &e.Pending, &e.BodyVersion, &e.Mood, &e.Source,
 		&e.OccurredAt, &e.CreatedAt, &e.UpdatedAt, &e.DeletedAt, &e.Version, &e.ChangeSeq, &e.Tags}
 }
 
@@ -159,12 +164,14 @@ type entryUpdate struct {
 }
 
 // updateEntryBody replaces a live entry's body and metadata (tag names included) if it is
-// still at version u.from, and bumps its version. A changed or deleted entry gives
+// still at version u.from, and bumps its version. The new body is the caller's: an intake
+// box the entry held (pending or e2e) goes. A changed or deleted entry gives
 // store.ErrNotFound.
 func updateEntryBody(ctx context.Context, db store.DBTX, u entryUpdate) (entryRow, error) {
 	rows, err := db.Query(ctx, `
 		UPDATE entries AS e SET
 			title_ct = $4, content_ct = $5, ciphertext = $6, body_version = $3 + 1,
+			intake_box = NULL, ciphertext_format = NULL,
 			mood = $7, source = coalesce($8, e.source), occurred_at = coalesce($9, e.occurred_at),
 			updated_at = $10, version = $3 + 1, content_bytes = $11, tags = $12
 		WHERE e.id = $1 AND e.user_id = $2 AND e.version = $3 AND e.deleted_at IS NULL

@@ -3,13 +3,13 @@ package entries
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/entryfields"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/keyset"
 )
@@ -181,13 +181,13 @@ func parseListFilter(q url.Values, maxBytes int64) (listFilter, error) {
 	}
 	if q.Has("source") {
 		source := q.Get("source")
-		if !slices.Contains(sources, source) {
-			fields["source"] = "must be one of " + strings.Join(sources, ", ")
+		if !entryfields.ValidSource(source) {
+			fields["source"] = entryfields.SourceRule()
 		}
 		f.source = &source
 	}
 	if tags, ok := q["tag"]; ok {
-		norm, msg := normaliseTags(tags)
+		norm, msg := entryfields.NormaliseTags(tags)
 		if msg != "" {
 			fields["tag"] = strings.Replace(msg, "hold", "name", 1)
 		}

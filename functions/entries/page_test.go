@@ -161,7 +161,7 @@ func TestPageDefaultBudget(t *testing.T) {
 func TestWritePageMatchesWriteJSON(t *testing.T) {
 	next, sync := "next", "sync"
 	title := "<b>&</b>"
-	item := entryView{ID: "1", uceBody: &uceBody{Title: &title, Content: "a\x01\n\u2028\"z"}, entryMeta: entryMeta{Tags: []string{}}}
+	item := entryView{ID: "1", uceBody: plainBody(&title, "a\x01\n\u2028\"z"), entryMeta: entryMeta{Tags: []string{}}}
 	sealed := entryView{ID: "2", e2eBody: &e2eBody{Ciphertext: "AAAA"}, entryMeta: entryMeta{Tags: []string{"x"}}}
 	for _, page := range []pageView{
 		{Items: []entryView{}},

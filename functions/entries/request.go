@@ -3,34 +3,23 @@ package entries
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"regexp"
-	"slices"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/xmojo/diary/shared/entryfields"
 	"github.com/xmojo/diary/shared/httpapi"
 )
 
-// Limits of the API contract and of this function.
+// Limits of the API contract, and the sources and default source: one set of rules for
+// every writer of entries (shared/entryfields).
 const (
-	maxContentBytes = 1 << 20 // uce content, UTF-8 bytes
-	maxTitleChars   = 500
-	// maxCiphertextBytes bounds the decoded e2e envelope: 1 MiB of content plus room for
-	// the title and the client's envelope.
-	maxCiphertextBytes = 1<<20 + 64<<10
-	maxTags            = 32
-	maxTagChars        = 64
-	maxMoodChars       = 32
+	maxContentBytes    = entryfields.MaxContentBytes
+	maxCiphertextBytes = entryfields.MaxCiphertextBytes
 	// maxBodyBytes bounds a request body: the largest ciphertext in base64 and the rest.
-	maxBodyBytes = 3 << 19 // 1.5 MiB
+	maxBodyBytes  = 3 << 19 // 1.5 MiB
+	defaultSource = entryfields.DefaultSource
 )
-
-// sources are the values source may take. "facebook" marks imported posts.
-var sources = []string{"app", "facebook", "import"}
-
-const defaultSource = "app"
 
 // entryRequest is the body of a create or an update, for both tiers: uce sends title and
 // content, e2e sends ciphertext.
@@ -67,20 +56,13 @@ func (req entryRequest) validate(tier string) (entryInput, error) {
 		if req.Ciphertext != nil {
 			fields["ciphertext"] = "is for e2e accounts; a uce account sends title and content"
 		}
-		switch {
-		case req.Content == nil:
+		if req.Content == nil {
 			fields["content"] = "is required"
-		case len(*req.Content) > maxContentBytes:
-			fields["content"] = fmt.Sprintf("must be at most %d bytes", maxContentBytes)
-		default:
+		} else {
 			in.content = *req.Content
 		}
-		if req.Title != nil {
-			if utf8.RuneCountInString(*req.Title) > maxTitleChars {
-				fields["title"] = fmt.Sprintf("must be at most %d characters", maxTitleChars)
-			}
-			in.title = req.Title
-		}
+		in.title = req.Title
+		maps.Copy(fields, entryfields.CheckText(req.Title, in.content))
 	case tierE2E:
 		if req.Content != nil {
 			fields["content"] = "is for uce accounts; an e2e account sends ciphertext"
@@ -97,24 +79,20 @@ func (req entryRequest) validate(tier string) (entryInput, error) {
 		}
 	}
 	if req.Mood != nil {
-		mood := strings.TrimSpace(*req.Mood)
-		switch {
-		case utf8.RuneCountInString(mood) > maxMoodChars:
-			fields["mood"] = fmt.Sprintf("must be at most %d characters", maxMoodChars)
-		case hasControl(mood):
-			fields["mood"] = "must not contain control characters"
-		case mood != "":
-			in.mood = &mood
+		mood, msg := entryfields.NormaliseMood(*req.Mood)
+		if msg != "" {
+			fields["mood"] = msg
 		}
+		in.mood = mood
 	}
-	tags, msg := normaliseTags(req.Tags)
+	tags, msg := entryfields.NormaliseTags(req.Tags)
 	if msg != "" {
 		fields["tags"] = msg
 	}
 	in.tags = tags
 	if req.Source != nil {
-		if !slices.Contains(sources, *req.Source) {
-			fields["source"] = "must be one of " + strings.Join(sources, ", ")
+		if !entryfields.ValidSource(*req.Source) {
+			fields["source"] = entryfields.SourceRule()
 		}
 		in.source = req.Source
 	}
@@ -150,33 +128,6 @@ func decodeCiphertext(s string) ([]byte, string) {
 		return nil, fmt.Sprintf("must decode to at most %d bytes", maxCiphertextBytes)
 	}
 	return ct, ""
-}
-
-// normaliseTags trims and lower-cases tags and drops duplicates. The result is sorted, the
-// order in which tags are returned.
-func normaliseTags(raw []string) ([]string, string) {
-	if len(raw) > maxTags {
-		return nil, fmt.Sprintf("must hold at most %d tags", maxTags)
-	}
-	tags := make([]string, 0, len(raw))
-	for _, t := range raw {
-		t = strings.ToLower(strings.TrimSpace(t))
-		switch {
-		case t == "":
-			return nil, "must not hold an empty tag"
-		case utf8.RuneCountInString(t) > maxTagChars:
-			return nil, fmt.Sprintf("each tag must be at most %d characters", maxTagChars)
-		case hasControl(t):
-			return nil, "must not hold control characters"
-		}
-		tags = append(tags, t)
-	}
-	slices.Sort(tags)
-	return slices.Compact(tags), ""
-}
-
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // idempotencyKeyPattern is what an Idempotency-Key may hold: visible ASCII, 1 to 255

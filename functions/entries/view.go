@@ -35,16 +35,28 @@ type entryView struct {
 }
 
 // uceBody is a uce entry's title and content, decrypted (or as the request just sent
-// them, which spares decrypting them again).
+// them, which spares decrypting them again). A pending entry (an intake box not yet
+// redeemed, shared/intake) has neither: both are null and Pending is true.
 type uceBody struct {
 	Title   *string `json:"title"`
-	Content string  `json:"content"`
+	Content *string `json:"content"`
+	Pending bool    `json:"pending"`
 }
 
-// e2eBody is an e2e entry's envelope as the client sent it.
-type e2eBody struct {
-	Ciphertext string `json:"ciphertext"`
+// plainBody is the uceBody of a readable entry.
+func plainBody(title *string, content string) *uceBody {
+	return &uceBody{Title: title, Content: &content}
 }
+
+// e2eBody is an e2e entry's ciphertext as stored: the client's envelope, or an intake box
+// (shared/intake), which CiphertextFormat tells apart.
+type e2eBody struct {
+	Ciphertext       string `json:"ciphertext"`
+	CiphertextFormat string `json:"ciphertext_format"`
+}
+
+// ciphertextFormatClient is the ciphertext_format of the client's own envelope.
+const ciphertextFormatClient = "client"
 
 // render turns a row into what the caller sees. A uce row is decrypted with the caller's
 // key unless plain is given; one that does not authenticate gives entrybody.ErrUnreadable.
@@ -69,7 +81,14 @@ func (c caller) render(row entryRow, plain *uceBody) (entryView, error) {
 		if row.Ciphertext == nil {
 			return entryView{}, entrybody.ErrUnreadable
 		}
-		view.e2eBody = &e2eBody{Ciphertext: base64.StdEncoding.EncodeToString(row.Ciphertext)}
+		view.e2eBody = &e2eBody{Ciphertext: base64.StdEncoding.EncodeToString(row.Ciphertext), CiphertextFormat: ciphertextFormatClient}
+		if row.CiphertextFormat != nil {
+			view.CiphertextFormat = *row.CiphertextFormat
+		}
+		return view, nil
+	}
+	if row.Pending && plain == nil {
+		view.uceBody = &uceBody{Pending: true}
 		return view, nil
 	}
 	if plain == nil {
@@ -77,7 +96,7 @@ func (c caller) render(row entryRow, plain *uceBody) (entryView, error) {
 		if err != nil {
 			return entryView{}, err
 		}
-		plain = &uceBody{Title: title, Content: content}
+		plain = plainBody(title, content)
 	}
 	view.uceBody = plain
 	return view, nil

@@ -42,11 +42,18 @@ func TestRenderedJSON(t *testing.T) {
 	untitled.DeletedAt = &deleted
 	sealed := entryRow{ID: "0193c0de-0000-7000-8000-00000000000c", Ciphertext: []byte{1, 2, 3, 250}, Source: "facebook",
 		OccurredAt: occurred, CreatedAt: created, UpdatedAt: updated, Version: 2}
+	format := "intake/v1"
+	intakeBox := sealed
+	intakeBox.CiphertextFormat = &format
+	pending := entryRow{ID: "0193c0de-0000-7000-8000-00000000000d", Pending: true, BodyVersion: 1, Source: "facebook",
+		OccurredAt: occurred, CreatedAt: created, UpdatedAt: updated, Version: 1}
 
 	const (
-		titledJSON   = `{"id":"0193c0de-0000-7000-8000-00000000000a","title":"Dear <diary> & me","content":"line\n\"quoted\" \u2028 é","mood":"calm","tags":["a","b"],"source":"app","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":null,"version":3}`
-		untitledJSON = `{"id":"0193c0de-0000-7000-8000-00000000000b","title":null,"content":"","mood":null,"tags":[],"source":"app","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":"2026-03-03T09:00:03Z","version":1}`
-		sealedJSON   = `{"id":"0193c0de-0000-7000-8000-00000000000c","ciphertext":"AQID+g==","mood":null,"tags":[],"source":"facebook","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":null,"version":2}`
+		titledJSON   = `{"id":"0193c0de-0000-7000-8000-00000000000a","title":"Dear <diary> & me","content":"line\n\"quoted\" \u2028 é","pending":false,"mood":"calm","tags":["a","b"],"source":"app","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":null,"version":3}`
+		untitledJSON = `{"id":"0193c0de-0000-7000-8000-00000000000b","title":null,"content":"","pending":false,"mood":null,"tags":[],"source":"app","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":"2026-03-03T09:00:03Z","version":1}`
+		pendingJSON  = `{"id":"0193c0de-0000-7000-8000-00000000000d","title":null,"content":null,"pending":true,"mood":null,"tags":[],"source":"facebook","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":null,"version":1}`
+		intakeJSON   = `{"id":"0193c0de-0000-7000-8000-00000000000c","ciphertext":"AQID+g==","ciphertext_format":"intake/v1","mood":null,"tags":[],"source":"facebook","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":null,"version":2}`
+		sealedJSON   = `{"id":"0193c0de-0000-7000-8000-00000000000c","ciphertext":"AQID+g==","ciphertext_format":"client","mood":null,"tags":[],"source":"facebook","occurred_at":"2026-03-01T10:00:00.123456Z","created_at":"2026-03-01T10:00:01Z","updated_at":"2026-03-02T10:00:02Z","deleted_at":null,"version":2}`
 	)
 	uce := caller{userID: userID, tier: tierUCE, key: key}
 	e2e := caller{userID: userID, tier: tierE2E}
@@ -60,6 +67,8 @@ func TestRenderedJSON(t *testing.T) {
 		{"uce", uce, titled, titledJSON},
 		{"uce without title, deleted", uce, untitled, untitledJSON},
 		{"e2e", e2e, sealed, sealedJSON},
+		{"uce pending", uce, pending, pendingJSON},
+		{"e2e intake box", e2e, intakeBox, intakeJSON},
 	}
 	for _, tt := range entries {
 		t.Run(tt.name, func(t *testing.T) {

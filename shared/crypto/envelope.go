@@ -18,7 +18,7 @@ const KeySize = 32
 // bound into the associated data, so it cannot be rewritten.
 const envelopeV1 byte = 0x01
 
-// ErrDecrypt is returned by Open and OpenWithPrivateKey when a message cannot
+// ErrDecrypt is returned by Open (and UnwrapPrivateKey) when a message cannot
 // be opened: it was tampered with or truncated, the key or the associated data
 // is wrong, or the version byte is unknown. The cause is deliberately not told
 // apart, so a caller cannot become a decryption oracle.

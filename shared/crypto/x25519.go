@@ -1,9 +1,7 @@
 package crypto
 
 import (
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -14,13 +12,6 @@ import (
 // bytes, is not canonically encoded, or is a low-order point whose shared
 // secret would be all zeros whatever the private key.
 var ErrInvalidPublicKey = errors.New("crypto: invalid X25519 public key")
-
-// sealedBoxV1 is the first byte of every sealed box.
-const sealedBoxV1 byte = 0x01
-
-// sealedBoxInfo is the HKDF info string; the version in it ties the derived
-// key to the sealed box format.
-const sealedBoxInfo = "diary-sealed-box-v1"
 
 // fieldPrime is p = 2^255 - 19 in little-endian, the bound for canonical
 // X25519 encodings.
@@ -79,78 +70,36 @@ func isCanonical(pub []byte) bool {
 	return false // equal to p
 }
 
-// sealedBoxKey derives the envelope key of a sealed box from the shared
-// secret, binding both public keys through the HKDF salt.
-func sealedBoxKey(shared, ephPub, recipientPub []byte) ([]byte, error) {
-	salt := make([]byte, 0, len(ephPub)+len(recipientPub))
-	salt = append(salt, ephPub...)
-	salt = append(salt, recipientPub...)
-	return hkdf.Key(sha256.New, shared, salt, sealedBoxInfo, KeySize)
+// PurposePrivateKeyWrap is the purpose bound into the associated data of a uce user's
+// X25519 private key sealed under the master key (users.wrapped_private_key), with the
+// user id as both owner and record, so a wrapped key cannot be moved to another user or
+// role.
+const PurposePrivateKeyWrap = "x25519-private-key/master"
+
+// WrapPrivateKey seals a uce user's X25519 private key under their master key: the
+// users.wrapped_private_key column, written at signup.
+func WrapPrivateKey(masterKey []byte, userID string, private []byte) ([]byte, error) {
+	wrapped, err := Seal(masterKey, private, privateKeyAD(userID))
+	if err != nil {
+		return nil, fmt.Errorf("crypto: wrap private key: %w", err)
+	}
+	return wrapped, nil
 }
 
-// SealToPublicKey encrypts plaintext so that only the holder of the private
-// key of recipientPub can read it, and binds ad to it. Jobs that bring content
-// in while the user is away use it, so they never need the user's master key.
-// The box is anonymous: version byte 0x01 || ephemeral public key (32) ||
-// the Seal envelope under HKDF-SHA256(shared secret, salt = ephemeral public
-// key || recipientPub, info "diary-sealed-box-v1").
-func SealToPublicKey(recipientPub, plaintext []byte, ad AD) ([]byte, error) {
-	if err := ValidateX25519PublicKey(recipientPub); err != nil {
-		return nil, fmt.Errorf("crypto: seal to public key: %w", err)
-	}
-	ephPub, ephPriv, err := GenerateX25519()
+// UnwrapPrivateKey opens users.wrapped_private_key with the user's master key. The caller
+// wipes the key (clear) once done. A wrong key, user or tampered value returns ErrDecrypt.
+func UnwrapPrivateKey(masterKey []byte, userID string, wrapped []byte) ([]byte, error) {
+	private, err := Open(masterKey, wrapped, privateKeyAD(userID))
 	if err != nil {
-		return nil, fmt.Errorf("crypto: seal to public key: %w", err)
+		return nil, fmt.Errorf("crypto: unwrap private key: %w", err)
 	}
-	defer clear(ephPriv)
-	shared, err := curve25519.X25519(ephPriv, recipientPub)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: seal to public key: %w", ErrInvalidPublicKey)
+	if len(private) != curve25519.ScalarSize {
+		clear(private)
+		return nil, fmt.Errorf("crypto: unwrap private key: %w", errKeySize)
 	}
-	defer clear(shared)
-	key, err := sealedBoxKey(shared, ephPub, recipientPub)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: seal to public key: %w", err)
-	}
-	defer clear(key)
-	envelope, err := Seal(key, plaintext, ad)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: seal to public key: %w", err)
-	}
-	out := make([]byte, 0, 1+len(ephPub)+len(envelope))
-	out = append(out, sealedBoxV1)
-	out = append(out, ephPub...)
-	return append(out, envelope...), nil
+	return private, nil
 }
 
-// OpenWithPrivateKey opens a box from SealToPublicKey with the recipient's
-// private key and the same ad. A wrong key or ad, tampering, truncation or an
-// unknown version returns ErrDecrypt.
-func OpenWithPrivateKey(recipientPriv, sealed []byte, ad AD) ([]byte, error) {
-	if len(recipientPriv) != curve25519.ScalarSize {
-		return nil, fmt.Errorf("crypto: open with private key: %w", errKeySize)
-	}
-	if len(sealed) < 1+curve25519.PointSize+Overhead() || sealed[0] != sealedBoxV1 {
-		return nil, ErrDecrypt
-	}
-	ephPub := sealed[1 : 1+curve25519.PointSize]
-	envelope := sealed[1+curve25519.PointSize:]
-	if !isCanonical(ephPub) {
-		return nil, ErrDecrypt
-	}
-	recipientPub, err := curve25519.X25519(recipientPriv, curve25519.Basepoint)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: open with private key: %w", err)
-	}
-	shared, err := curve25519.X25519(recipientPriv, ephPub)
-	if err != nil {
-		return nil, ErrDecrypt // low-order ephemeral key: never made by SealToPublicKey
-	}
-	defer clear(shared)
-	key, err := sealedBoxKey(shared, ephPub, recipientPub)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: open with private key: %w", err)
-	}
-	defer clear(key)
-	return Open(key, envelope, ad)
+func privateKeyAD(userID string) AD {
+	return AD{Owner: userID, Record: userID, Purpose: PurposePrivateKeyWrap}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/big"
 	"testing"
+
+	"golang.org/x/crypto/curve25519"
 )
 
 func mustX25519(t testing.TB) (pub, priv []byte) {
@@ -32,22 +34,18 @@ func TestGenerateX25519(t *testing.T) {
 	}
 }
 
-// TestX25519RFC7748 checks key generation against the RFC 7748 §6.1 vector.
+// TestX25519RFC7748 checks the RFC 7748 §6.1 key pair: its public key passes
+// validation and is the one derived from its private key, as GenerateX25519 derives it.
 func TestX25519RFC7748(t *testing.T) {
 	priv, _ := hex.DecodeString("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
 	wantPub := "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
-	// Through the sealed box: a box to the RFC public key opens with the RFC
-	// private key, which needs the same public key to be derived from it.
 	pub, _ := hex.DecodeString(wantPub)
 	if err := ValidateX25519PublicKey(pub); err != nil {
 		t.Fatalf("ValidateX25519PublicKey(%s) = %v, want nil", wantPub, err)
 	}
-	box, err := SealToPublicKey(pub, []byte("hi"), AD{})
-	if err != nil {
-		t.Fatalf("SealToPublicKey() = %v", err)
-	}
-	if got, err := OpenWithPrivateKey(priv, box, AD{}); err != nil || string(got) != "hi" {
-		t.Errorf("OpenWithPrivateKey(RFC 7748 key) = %q, %v, want %q, nil", got, err, "hi")
+	got, err := curve25519.X25519(priv, curve25519.Basepoint)
+	if err != nil || !bytes.Equal(got, pub) {
+		t.Errorf("X25519(RFC 7748 private key, base point) = %x, %v, want %s", got, err, wantPub)
 	}
 }
 
@@ -124,9 +122,6 @@ func TestValidateX25519PublicKeyRejects(t *testing.T) {
 			if err := ValidateX25519PublicKey(key); !errors.Is(err, ErrInvalidPublicKey) {
 				t.Errorf("ValidateX25519PublicKey(%x) = %v, want %v", key, err, ErrInvalidPublicKey)
 			}
-			if _, err := SealToPublicKey(key, []byte("x"), AD{}); !errors.Is(err, ErrInvalidPublicKey) {
-				t.Errorf("SealToPublicKey(%x) = %v, want %v", key, err, ErrInvalidPublicKey)
-			}
 		})
 	}
 	if err := ValidateX25519PublicKey(nine); err != nil {
@@ -134,79 +129,46 @@ func TestValidateX25519PublicKeyRejects(t *testing.T) {
 	}
 }
 
-func TestSealedBox(t *testing.T) {
-	pub, priv := mustX25519(t)
-	_, otherPriv := mustX25519(t)
-	ad := AD{Owner: "user-1", Record: "import-9", Purpose: "facebook.post"}
-	plaintext := []byte("a post pulled while the user was away")
-
-	box, err := SealToPublicKey(pub, plaintext, ad)
+func TestWrapPrivateKey(t *testing.T) {
+	_, priv := mustX25519(t)
+	master, other := mustKey(t), mustKey(t)
+	wrapped, err := WrapPrivateKey(master, "user-1", priv)
 	if err != nil {
-		t.Fatalf("SealToPublicKey() = %v", err)
+		t.Fatalf("WrapPrivateKey() = %v", err)
 	}
-	if got, want := len(box), 1+32+Overhead()+len(plaintext); got != want {
-		t.Errorf("len(SealToPublicKey()) = %d, want %d", got, want)
+	got, err := UnwrapPrivateKey(master, "user-1", wrapped)
+	if err != nil || !bytes.Equal(got, priv) {
+		t.Fatalf("UnwrapPrivateKey() = %x, %v, want %x, nil", got, err, priv)
 	}
-	if box[0] != 0x01 {
-		t.Errorf("SealToPublicKey()[0] = %#x, want 0x01", box[0])
+	// The format: the envelope with AD{user, user, PurposePrivateKeyWrap}, as signup has
+	// always written it.
+	if pt, err := Open(master, wrapped, AD{Owner: "user-1", Record: "user-1", Purpose: "x25519-private-key/master"}); err != nil || !bytes.Equal(pt, priv) {
+		t.Errorf("Open(wrapped, AD{user, user, x25519-private-key/master}) = %x, %v, want the key", pt, err)
 	}
-	got, err := OpenWithPrivateKey(priv, box, ad)
-	if err != nil || !bytes.Equal(got, plaintext) {
-		t.Fatalf("OpenWithPrivateKey() = %q, %v, want %q, nil", got, err, plaintext)
-	}
-
-	box2, err := SealToPublicKey(pub, plaintext, ad)
-	if err != nil {
-		t.Fatalf("SealToPublicKey() = %v", err)
-	}
-	if bytes.Equal(box[1:33], box2[1:33]) {
-		t.Errorf("two boxes share the ephemeral key %x", box[1:33])
-	}
-
-	type tc struct {
-		name string
-		priv []byte
-		box  []byte
-		ad   AD
-	}
-	tests := []tc{
-		{"wrong private key", otherPriv, box, ad},
-		{"other owner", priv, box, AD{"user-2", ad.Record, ad.Purpose}},
-		{"other record", priv, box, AD{ad.Owner, "import-10", ad.Purpose}},
-		{"other purpose", priv, box, AD{ad.Owner, ad.Record, "entry.body"}},
-		{"other ephemeral key", priv, append(append([]byte{1}, box2[1:33]...), box[33:]...), ad},
-	}
-	for i := range box {
-		flipped := bytes.Clone(box)
-		flipped[i] ^= 0x01
-		tests = append(tests, tc{fmt.Sprintf("flip byte %d", i), priv, flipped, ad})
-	}
-	for _, n := range []int{0, 1, 32, 33, 33 + Overhead() - 1, len(box) - 1} {
-		tests = append(tests, tc{fmt.Sprintf("truncated to %d", n), priv, box[:n], ad})
-	}
-	for name, low := range lowOrderEncodings(t) {
-		forged := append(append([]byte{1}, low...), box[33:]...)
-		tests = append(tests, tc{"ephemeral " + name, priv, forged, ad})
-	}
-	for _, tt := range tests {
+	flipped := bytes.Clone(wrapped)
+	flipped[len(flipped)-1] ^= 1
+	for _, tt := range []struct {
+		name    string
+		key     []byte
+		user    string
+		wrapped []byte
+	}{
+		{"other master key", other, "user-1", wrapped},
+		{"other user", master, "user-2", wrapped},
+		{"tampered", master, "user-1", flipped},
+		{"truncated", master, "user-1", wrapped[:len(wrapped)-1]},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := OpenWithPrivateKey(tt.priv, tt.box, tt.ad)
-			if !errors.Is(err, ErrDecrypt) || got != nil {
-				t.Errorf("OpenWithPrivateKey(%x) = %q, %v, want nil, %v", tt.box, got, err, ErrDecrypt)
+			if got, err := UnwrapPrivateKey(tt.key, tt.user, tt.wrapped); !errors.Is(err, ErrDecrypt) || got != nil {
+				t.Errorf("UnwrapPrivateKey() = %x, %v, want nil, %v", got, err, ErrDecrypt)
 			}
 		})
 	}
-}
-
-func TestOpenWithPrivateKeyBadKeySize(t *testing.T) {
-	pub, _ := mustX25519(t)
-	box, err := SealToPublicKey(pub, []byte("x"), AD{})
+	short, err := Seal(master, priv[:31], AD{Owner: "user-1", Record: "user-1", Purpose: PurposePrivateKeyWrap})
 	if err != nil {
-		t.Fatalf("SealToPublicKey() = %v", err)
+		t.Fatal(err)
 	}
-	for _, n := range []int{0, 31, 33} {
-		if _, err := OpenWithPrivateKey(make([]byte, n), box, AD{}); err == nil {
-			t.Errorf("OpenWithPrivateKey(%d-byte key) = nil error, want an error", n)
-		}
+	if got, err := UnwrapPrivateKey(master, "user-1", short); err == nil || got != nil {
+		t.Errorf("UnwrapPrivateKey(a 31-byte key) = %x, %v, want an error", got, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/token"
 )
@@ -85,7 +86,12 @@ type User struct {
 	AccessToken string
 	// MasterKey is the uce user's master key (nil for e2e), as the session holds it.
 	MasterKey []byte
-	PublicKey []byte
+	// PublicKey and PrivateKey are the user's X25519 key pair, as signup makes it: for
+	// uce, users.wrapped_private_key is PrivateKey wrapped by MasterKey
+	// (crypto.WrapPrivateKey), so intake redemption can unwrap it; for e2e the private key
+	// is what the client would keep.
+	PublicKey  []byte
+	PrivateKey []byte
 }
 
 func randomBytes(t testing.TB, n int) []byte {
@@ -98,19 +104,27 @@ func randomBytes(t testing.TB, n int) []byte {
 }
 
 // NewUser inserts a user of the tier (without going through signup, so it is fast) and
-// opens a session for it. The stored wrapped keys are random bytes: such a user cannot
-// log in with a password, only use the returned access token.
+// opens a session for it. The user has a real X25519 key pair; the wrapped master key is
+// random bytes: such a user cannot log in with a password, only use the returned access
+// token.
 func NewUser(t testing.TB, svc *platform.Services, tier string) User {
 	t.Helper()
 	ctx := context.Background()
-	u := User{ID: uuid.NewString(), Tier: tier, PublicKey: randomBytes(t, 32)}
+	u := User{ID: uuid.NewString(), Tier: tier}
+	var err error
+	if u.PublicKey, u.PrivateKey, err = crypto.GenerateX25519(); err != nil {
+		t.Fatal(err)
+	}
 	u.Email = "t-" + u.ID + "@example.test" // the whole id: 32 bits of it collide by chance
 	var salt, wrappedMaster, wrappedPriv []byte
 	if tier == "uce" {
 		u.MasterKey = randomBytes(t, 32)
-		salt, wrappedMaster, wrappedPriv = randomBytes(t, 16), randomBytes(t, 72), randomBytes(t, 72)
+		salt, wrappedMaster = randomBytes(t, 16), randomBytes(t, 72)
+		if wrappedPriv, err = crypto.WrapPrivateKey(u.MasterKey, u.ID, u.PrivateKey); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_, err := svc.DB.Exec(ctx, `
+	_, err = svc.DB.Exec(ctx, `
 		INSERT INTO users (id, email, password_hash, encryption_tier, public_key, kdf_salt, wrapped_master_key, wrapped_private_key)
 		VALUES ($1, $2, 'not-a-bcrypt-hash', $3, $4, $5, $6, $7)`,
 		u.ID, u.Email, tier, u.PublicKey, salt, wrappedMaster, wrappedPriv)
