@@ -14,10 +14,15 @@ import (
 // function; the export only reads the caller's own rows, in its snapshot, and writes
 // nothing (docs/architecture.md).
 type entryRow struct {
-	ID          string
-	TitleCT     []byte
-	ContentCT   []byte
-	Ciphertext  []byte
+	ID         string
+	TitleCT    []byte
+	ContentCT  []byte
+	Ciphertext []byte
+	// CiphertextFormat is NULL for the client's own envelope, intake.Format for an intake
+	// box delivered to an e2e account.
+	CiphertextFormat *string
+	// IntakeBox is a uce entry still pending redemption (shared/intake).
+	IntakeBox   []byte
 	BodyVersion int
 	Mood        *string
 	Source      string
@@ -50,7 +55,7 @@ func entryBatch(ctx context.Context, db store.DBTX, userID string, deleted bool,
 		args = append(args, after.at, after.id)
 	}
 	rows, err := db.Query(ctx, `
-		SELECT e.id, e.title_ct, e.content_ct, e.ciphertext, e.body_version, e.mood, e.source,
+		SELECT e.id, e.title_ct, e.content_ct, e.ciphertext, e.ciphertext_format, e.intake_box, e.body_version, e.mood, e.source,
 		       e.occurred_at, e.created_at, e.updated_at, e.deleted_at, e.version, e.tags
 		FROM entries e
 		WHERE e.user_id = $1 AND (e.deleted_at IS NOT NULL) = $2 `+cond+`
@@ -61,7 +66,7 @@ func entryBatch(ctx context.Context, db store.DBTX, userID string, deleted bool,
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (entryRow, error) {
 		var e entryRow
-		err := row.Scan(&e.ID, &e.TitleCT, &e.ContentCT, &e.Ciphertext, &e.BodyVersion, &e.Mood, &e.Source,
+		err := row.Scan(&e.ID, &e.TitleCT, &e.ContentCT, &e.Ciphertext, &e.CiphertextFormat, &e.IntakeBox, &e.BodyVersion, &e.Mood, &e.Source,
 			&e.OccurredAt, &e.CreatedAt, &e.UpdatedAt, &e.DeletedAt, &e.Version, &e.Tags)
 		return e, err
 	})

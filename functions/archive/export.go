@@ -17,6 +17,7 @@ import (
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/mediarow"
 	"github.com/xmojo/diary/shared/store"
 )
@@ -46,9 +47,12 @@ type exportRun struct {
 	userID string
 	tier   string
 	key    []byte // uce only
-	tx     pgx.Tx
-	zw     *zip.Writer
-	at     time.Time
+	// priv is the uce user's X25519 private key, unwrapped once an entry still pending
+	// redemption needs it (its intake box is opened in memory, nothing is written).
+	priv []byte
+	tx   pgx.Tx
+	zw   *zip.Writer
+	at   time.Time
 }
 
 // export answers GET /export?format=: 200 application/zip, streamed. Everything that can
@@ -99,6 +103,7 @@ func (s *server) export(w http.ResponseWriter, r *http.Request) {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	run.tx = tx
+	defer func() { clear(run.priv) }()
 
 	name := fmt.Sprintf("diary-%s-%s.zip", format, run.at.Format("2006-01-02"))
 	if format == formatDiary {
@@ -149,8 +154,22 @@ func (d *deadlineWriter) Write(b []byte) (int, error) {
 	return d.w.Write(b)
 }
 
-// open decrypts a uce entry's title and content.
-func (x *exportRun) open(e entryRow) (*string, string, error) {
+// open decrypts a uce entry's title and content; a pending one's from its intake box.
+func (x *exportRun) open(ctx context.Context, e entryRow) (*string, string, error) {
+	if e.IntakeBox != nil {
+		if x.priv == nil {
+			priv, err := x.s.privateKey(ctx, x.tx, x.userID, x.key)
+			if err != nil {
+				return nil, "", err
+			}
+			x.priv = priv
+		}
+		b, err := intake.Open(x.priv, e.ID, e.IntakeBox)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %s", errUnreadableEntry, e.ID)
+		}
+		return b.Title, b.Content, nil
+	}
 	title, content, err := entrybody.Open(x.key, x.userID, e.ID, e.BodyVersion, entrybody.Sealed{Title: e.TitleCT, Content: e.ContentCT})
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s", errUnreadableEntry, e.ID)

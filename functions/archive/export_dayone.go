@@ -60,7 +60,7 @@ func (x *exportRun) dayone(ctx context.Context) error {
 	arr := &jsonArrayWriter{w: w}
 	err = x.eachDayOneBatch(ctx, func(batch []entryRow, photos map[string][]mediarow.Row) error {
 		for _, e := range batch {
-			out, err := x.dayoneEntry(e, photos[e.ID], sums)
+			out, err := x.dayoneEntry(ctx, e, photos[e.ID], sums)
 			if err != nil {
 				return err
 			}
@@ -104,8 +104,8 @@ func dayoneID(id string) string {
 	return strings.ToUpper(strings.ReplaceAll(id, "-", ""))
 }
 
-func (x *exportRun) dayoneEntry(e entryRow, photos []mediarow.Row, sums map[string]string) (exportformat.DayOneEntry, error) {
-	title, content, err := x.open(e)
+func (x *exportRun) dayoneEntry(ctx context.Context, e entryRow, photos []mediarow.Row, sums map[string]string) (exportformat.DayOneEntry, error) {
+	title, content, err := x.open(ctx, e)
 	if err != nil {
 		return exportformat.DayOneEntry{}, err
 	}

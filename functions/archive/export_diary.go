@@ -35,7 +35,7 @@ func (x *exportRun) diary(ctx context.Context) error {
 		arr := &jsonArrayWriter{w: w}
 		err := eachEntry(ctx, x.tx, x.userID, part.deleted, func(batch []entryRow) error {
 			for _, e := range batch {
-				out, err := x.diaryEntry(e)
+				out, err := x.diaryEntry(ctx, e)
 				if err != nil {
 					return err
 				}
@@ -115,7 +115,7 @@ func (x *exportRun) diary(ctx context.Context) error {
 }
 
 // diaryEntry is an entry as entries.json holds it.
-func (x *exportRun) diaryEntry(e entryRow) (exportformat.Entry, error) {
+func (x *exportRun) diaryEntry(ctx context.Context, e entryRow) (exportformat.Entry, error) {
 	out := exportformat.Entry{
 		ID: e.ID, Mood: e.Mood, Tags: e.Tags, Source: e.Source,
 		OccurredAt: e.OccurredAt.UTC(), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
@@ -130,10 +130,10 @@ func (x *exportRun) diaryEntry(e entryRow) (exportformat.Entry, error) {
 	}
 	if x.tier != tierUCE {
 		ct := b64(e.Ciphertext)
-		out.Ciphertext = &ct
+		out.Ciphertext, out.CiphertextFormat = &ct, e.CiphertextFormat
 		return out, nil
 	}
-	title, content, err := x.open(e)
+	title, content, err := x.open(ctx, e)
 	if err != nil {
 		return exportformat.Entry{}, err
 	}

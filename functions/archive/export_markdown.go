@@ -70,7 +70,7 @@ func (x *exportRun) markdown(ctx context.Context) error {
 }
 
 func (x *exportRun) markdownEntry(ctx context.Context, e entryRow, media []mediarow.Row, written map[string]bool) error {
-	title, content, err := x.open(e)
+	title, content, err := x.open(ctx, e)
 	if err != nil {
 		return err
 	}

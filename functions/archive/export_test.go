@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
@@ -13,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/xmojo/diary/shared/exportformat"
+	"github.com/xmojo/diary/shared/intake"
+	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -311,5 +315,52 @@ func TestExportRefusals(t *testing.T) {
 	// No format means diary.
 	if res := testenv.Do(t, f.h, http.MethodGet, "/api/v1/export", e2e.AccessToken, nil); res.Code != http.StatusOK {
 		t.Errorf("GET /export = %d, want 200 (diary)", res.Code)
+	}
+}
+
+// An entry a job delivered (shared/intake) and not yet redeemed is exported like any
+// other: a uce account's text opened from its box, an e2e account's box as its ciphertext
+// with its format.
+func TestExportDeliveredEntries(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	pending := intake.NewPending(f.svc.Redis)
+	deliver := func(u testenv.User) string {
+		var id string
+		err := store.Transact(ctx, f.svc.DB, func(tx pgx.Tx) error {
+			d, err := intake.Deliver(ctx, tx, pending, intake.Incoming{UserID: u.ID, Body: intake.Body{Title: ptr("Pulled"), Content: "from away"},
+				Source: "facebook", OccurredAt: day, Tags: []string{"fb"}})
+			id = d.EntryID
+			return err
+		})
+		if err != nil {
+			t.Fatalf("Deliver: %v", err)
+		}
+		return id
+	}
+	uce := testenv.NewUser(t, f.svc, "uce")
+	id := deliver(uce)
+	files, _, _ := f.exportZip(t, uce, "diary")
+	var entries exportformat.Entries
+	mustJSON(t, files[exportformat.DiaryEntries], &entries)
+	if len(entries.Entries) != 1 || entries.Entries[0].ID != id || *entries.Entries[0].Title != "Pulled" ||
+		*entries.Entries[0].Content != "from away" || entries.Entries[0].Source != "facebook" {
+		t.Errorf("uce export of a pending entry = %+v", entries.Entries)
+	}
+	if files, _, _ := f.exportZip(t, uce, "markdown"); !bytes.Contains(files["2024/2024-03-05-"+id+".md"], []byte("from away")) {
+		t.Errorf("markdown export lacks the pending entry's text: %v", keys(files))
+	}
+
+	e2e := testenv.NewUser(t, f.svc, "e2e")
+	id = deliver(e2e)
+	files, _, _ = f.exportZip(t, e2e, "diary")
+	entries = exportformat.Entries{}
+	mustJSON(t, files[exportformat.DiaryEntries], &entries)
+	if len(entries.Entries) != 1 || entries.Entries[0].CiphertextFormat == nil || *entries.Entries[0].CiphertextFormat != intake.Format {
+		t.Fatalf("e2e export of a delivered entry = %+v", entries.Entries)
+	}
+	box, _ := base64.StdEncoding.DecodeString(*entries.Entries[0].Ciphertext)
+	if b, err := intake.Open(e2e.PrivateKey, id, box); err != nil || b.Content != "from away" {
+		t.Errorf("the exported box opens to %+v, %v", b, err)
 	}
 }

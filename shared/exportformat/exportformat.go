@@ -44,20 +44,23 @@ type Counts struct {
 }
 
 // Entry is one entry of entries.json. A uce export has Title and Content; an e2e export
-// has Ciphertext (standard base64 of the stored envelope) instead.
+// has Ciphertext (standard base64 of the stored envelope) and CiphertextFormat instead.
 type Entry struct {
-	ID         string     `json:"id"`
-	Title      *string    `json:"title,omitempty"`
-	Content    *string    `json:"content,omitempty"`
-	Ciphertext *string    `json:"ciphertext,omitempty"`
-	Mood       *string    `json:"mood"`
-	Tags       []string   `json:"tags"`
-	Source     string     `json:"source"`
-	OccurredAt time.Time  `json:"occurred_at"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	DeletedAt  *time.Time `json:"deleted_at,omitempty"`
-	Version    int        `json:"version"`
+	ID         string  `json:"id"`
+	Title      *string `json:"title,omitempty"`
+	Content    *string `json:"content,omitempty"`
+	Ciphertext *string `json:"ciphertext,omitempty"`
+	// CiphertextFormat is "intake/v1" for an e2e entry that arrived as an intake box (the
+	// client opens it with its private key), absent for the client's own envelope.
+	CiphertextFormat *string    `json:"ciphertext_format,omitempty"`
+	Mood             *string    `json:"mood"`
+	Tags             []string   `json:"tags"`
+	Source           string     `json:"source"`
+	OccurredAt       time.Time  `json:"occurred_at"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	DeletedAt        *time.Time `json:"deleted_at,omitempty"`
+	Version          int        `json:"version"`
 }
 
 // Entries is the whole of entries.json (the export writes it as a stream).
