@@ -149,3 +149,18 @@ func OfEntries(ctx context.Context, db store.DBTX, userID string, entryIDs []str
 	}
 	return out, nil
 }
+
+// Attached reports whether a live media row of the user already attaches the object to
+// the entry (nil: to no entry): the bytes are there already, and a second row would be a
+// duplicate (migration 0006's media_object_entry_key).
+func Attached(ctx context.Context, db store.DBTX, userID, objectKey string, entryID *string) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM media
+		               WHERE user_id = $1 AND object_key = $2 AND entry_id IS NOT DISTINCT FROM $3::uuid
+		                 AND deleted_at IS NULL)`, userID, objectKey, entryID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("mediarow: attached: %w", store.Translate(err))
+	}
+	return ok, nil
+}
