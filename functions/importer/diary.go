@@ -179,5 +179,3 @@ func (d *diarySource) item(raw json.RawMessage, i int) item {
 	it.media = d.byEntry[e.ID]
 	return it
 }
-
-

@@ -36,7 +36,9 @@ type errBadInput struct{ msg string }
 
 func (e *errBadInput) Error() string { return e.msg }
 
-func badInput(format string, args ...any) error { return &errBadInput{msg: fmt.Sprintf(format, args...)} }
+func badInput(format string, args ...any) error {
+	return &errBadInput{msg: fmt.Sprintf(format, args...)}
+}
 
 // userMessage is the message a permanent failure gives the user, or "" for an error that
 // a retry may cure (a database or S3 outage, the run's time running out).
