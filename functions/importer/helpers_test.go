@@ -251,3 +251,10 @@ func mustMarshal(t testing.TB, v any) []byte {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+var testTime = time.Date(2023, 5, 1, 10, 0, 0, 0, time.UTC)
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
