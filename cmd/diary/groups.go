@@ -2,8 +2,10 @@ package main
 
 import (
 	"github.com/xmojo/diary"
+	"github.com/xmojo/diary/functions/archive"
 	"github.com/xmojo/diary/functions/auth"
 	"github.com/xmojo/diary/functions/entries"
+	"github.com/xmojo/diary/functions/importer"
 	"github.com/xmojo/diary/functions/janitor"
 	"github.com/xmojo/diary/functions/jobs"
 	"github.com/xmojo/diary/functions/media"
@@ -22,6 +24,7 @@ var groupTable = map[string]groupFunction{
 	"entries": {func() diary.HTTPFunction { return entries.New() }, entries.OpenAPI},
 	"media":   {func() diary.HTTPFunction { return media.New() }, media.OpenAPI},
 	"jobs":    {func() diary.HTTPFunction { return jobs.New() }, jobs.OpenAPI},
+	"archive": {func() diary.HTTPFunction { return archive.New() }, archive.OpenAPI},
 }
 
 // groupFunctions returns a new function for each group, for the gateway to run in-process.
@@ -37,6 +40,7 @@ func groupFunctions() map[string]diary.HTTPFunction {
 // the Triggers use (subscriber.ref.name).
 func subscribers() map[string]any {
 	return map[string]any{
-		"janitor": janitor.New(),
+		"janitor":  janitor.New(),
+		"importer": importer.New(),
 	}
 }

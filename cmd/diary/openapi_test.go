@@ -233,6 +233,10 @@ var apiRoutes = map[string][]string{
 		"GET /api/v1/media/{}", "GET /api/v1/media/{}/download", "DELETE /api/v1/media/{}",
 	},
 	"jobs": {"GET /api/v1/jobs/{}"},
+	"archive": {
+		"GET /api/v1/export", "POST /api/v1/imports", "POST /api/v1/imports/{}/start",
+		"GET /api/v1/imports/{}", "GET /api/v1/imports",
+	},
 }
 
 var pathParam = regexp.MustCompile(`\{[^}]*\}`)
