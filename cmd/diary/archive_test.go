@@ -205,9 +205,9 @@ func readDiaryZip(t *testing.T, raw []byte) diaryZip {
 // time, and its media's bytes; not its ids, source or bookkeeping times.
 type comparable struct {
 	Title, Content, Ciphertext, Mood string
-	Tags                            []string
-	OccurredAt                      time.Time
-	Media                           []string // sha256, filename, type, bytes' sha256, sorted
+	Tags                             []string
+	OccurredAt                       time.Time
+	Media                            []string // sha256, filename, type, bytes' sha256, sorted
 }
 
 func (d diaryZip) comparable() []comparable {
@@ -272,7 +272,9 @@ func TestArchiveRoundTrip(t *testing.T) {
 			}
 			// The media are bob's, readable through the media API (for uce the filenames
 			// were sealed under bob's key when he looked at the import).
-			var list struct{ Items []struct{ Filename, ContentType string } }
+			var list struct {
+				Items []struct{ Filename, ContentType string }
+			}
 			w.do(bob, http.MethodGet, "/api/v1/media", nil, http.StatusOK).JSON(t, &list)
 			if len(list.Items) != 3 {
 				t.Errorf("bob's media = %+v, want 3", list.Items)
