@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/entrybody"
@@ -31,7 +32,7 @@ type fixture struct {
 	h       http.Handler
 }
 
-func newFixture(t *testing.T, cfg Config) fixture {
+func newFixture(t testing.TB, cfg Config) fixture {
 	t.Helper()
 	svc := testenv.Services(t)
 	objects := testenv.Objects(t)
@@ -171,3 +172,6 @@ func (f fixture) exportZip(t *testing.T, u testenv.User, format string) (map[str
 	files, names := unzip(t, res.Body.Bytes())
 	return files, names, res.Header()
 }
+
+// pgxRows feeds rows to CopyFrom.
+func pgxRows(rows [][]any) pgx.CopyFromSource { return pgx.CopyFromRows(rows) }
