@@ -35,6 +35,7 @@ func (r *run) batch(ctx context.Context, a *archive, src source, items []item) e
 	var delivered []intake.Delivered
 	err = store.Transact(ctx, r.f.db, func(tx pgx.Tx) error {
 		var c counts
+		var sources, made []string
 		delivered = delivered[:0]
 		for i, it := range items {
 			targets[i] = ""
@@ -73,12 +74,13 @@ func (r *run) batch(ctx context.Context, a *archive, src source, items []item) e
 			if err != nil {
 				return fmt.Errorf("entry %s: %w", it.label, err)
 			}
-			if err := recordItem(ctx, tx, r.imp.UserID, "entry", src.name(), it.sourceID, r.imp.ID, id); err != nil {
-				return err
-			}
+			sources, made = append(sources, it.sourceID), append(made, id)
 			targets[i] = id
 			c.entries++
 			delivered = append(delivered, d)
+		}
+		if err := recordItems(ctx, tx, r.imp.UserID, "entry", src.name(), r.imp.ID, sources, made); err != nil {
+			return err
 		}
 		r.done += len(items)
 		return r.recordIn(ctx, tx, c, r.progress())

@@ -29,7 +29,7 @@ import (
 
 // world is an importer over the real services.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	svc     *platform.Services
 	objects *objstore.Store
 	f       *Function
@@ -40,7 +40,7 @@ func defaultConfig() Config {
 		MaxFiles: 1000, MaxUncompressedBytes: 1 << 30, MaxRatio: 100}
 }
 
-func newWorld(t *testing.T, cfg Config) *world {
+func newWorld(t testing.TB, cfg Config) *world {
 	t.Helper()
 	svc := testenv.Services(t)
 	objects := testenv.Objects(t)
@@ -88,7 +88,7 @@ func (w *world) stage(u testenv.User, format string, zipBytes []byte) staged {
 }
 
 // event is the import.requested the start call emits.
-func (s staged) event(t *testing.T) event.Event {
+func (s staged) event(t testing.TB) event.Event {
 	t.Helper()
 	ev := event.New()
 	ev.SetID(uuid.NewString())

@@ -134,3 +134,19 @@ func recordItem(ctx context.Context, db store.DBTX, userID, kind, source, source
 	}
 	return nil
 }
+
+// recordItems records what the import made of several source items of one kind at once
+// (sourceIDs[i] became targetIDs[i]), in the transaction that made them: one statement
+// for a whole batch.
+func recordItems(ctx context.Context, db store.DBTX, userID, kind, source, importID string, sourceIDs, targetIDs []string) error {
+	if len(sourceIDs) == 0 {
+		return nil
+	}
+	if _, err := db.Exec(ctx, `
+		INSERT INTO import_items (user_id, kind, source, source_id, import_id, target_id)
+		SELECT $1, $2, $3, s, $4, t FROM unnest($5::text[], $6::uuid[]) AS u(s, t)
+		ON CONFLICT DO NOTHING`, userID, kind, source, importID, sourceIDs, targetIDs); err != nil {
+		return fmt.Errorf("record import items: %w", store.Translate(err))
+	}
+	return nil
+}
