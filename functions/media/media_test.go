@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/mediarow"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/storage"
@@ -439,7 +440,7 @@ func TestUploadValidation(t *testing.T) {
 
 	t.Run("every allowed type and exactly 50 MiB", func(t *testing.T) {
 		t.Parallel()
-		for ct := range allowedContentTypes {
+		for _, ct := range mediarow.ContentTypes() {
 			body := good()
 			body["content_type"] = strings.ToUpper(ct) // media types are case-insensitive
 			body["size_bytes"] = 50 << 20

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,16 @@ var allowedContentTypes = map[string]bool{
 // Allowed reports whether a media may have the content type (a bare media type, no
 // parameters).
 func Allowed(contentType string) bool { return allowedContentTypes[contentType] }
+
+// ContentTypes lists the allowed media types, sorted.
+func ContentTypes() []string {
+	out := make([]string, 0, len(allowedContentTypes))
+	for ct := range allowedContentTypes {
+		out = append(out, ct)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // ObjectKey is where a media's bytes live: u/<user id>/<media id>, built from ids only.
 func ObjectKey(userID, mediaID string) string { return "u/" + userID + "/" + mediaID }
