@@ -79,6 +79,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
+	if u.Tier == "uce" {
+		s.restorePending(ctx, u.ID)
+	}
 	httpapi.Logger(ctx).Info("user logged in", "user_id", u.ID)
 	httpapi.WriteJSON(w, http.StatusOK, sessionJSON{User: userView(u), tokenPair: pair})
 }
@@ -108,4 +111,16 @@ func requireFields(values map[string]string) map[string]string {
 		}
 	}
 	return fields
+}
+
+// restorePending makes sure a uce user's pending intake boxes (content that arrived while
+// they were away) are redeemed by their first entries request: it sets the Redis marker
+// entries asks when the database holds any (intake.Pending.Restore), e.g. after Redis
+// lost it. The re-sealing itself stays with entries, which emits entry.changed and indexes
+// each entry as it redeems it; a login pays one index probe for it. A failure is logged
+// and does not fail the login: the boxes stay pending, nothing is lost.
+func (s *server) restorePending(ctx context.Context, userID string) {
+	if _, err := s.pending.Restore(ctx, s.db, userID); err != nil {
+		httpapi.Logger(ctx).Warn("intake: restore pending marker", "error", err.Error())
+	}
 }

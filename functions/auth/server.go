@@ -14,6 +14,7 @@ import (
 
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/crypto"
+	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/session"
 	"github.com/xmojo/diary/shared/token"
@@ -33,6 +34,8 @@ type server struct {
 	limiter    *rateLimiter
 	clients    *clientip.Resolver
 	quota      int64
+	// pending is the intake marker a uce login restores (shared/intake).
+	pending *intake.Pending
 }
 
 // settings are the parts of Config that need parsing, checked once.
@@ -127,5 +130,6 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 		},
 		clients: s.clients,
 		quota:   cfg.QuotaBytes,
+		pending: intake.NewPending(svc.Redis),
 	}, nil
 }

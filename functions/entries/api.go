@@ -12,6 +12,7 @@ import (
 
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/userlock"
 )
@@ -36,6 +37,13 @@ type api struct {
 	idempotencyTTL time.Duration
 	// pageMaxBytes bounds the stored bytes of a list or feed page (ENTRY_PAGE_MAX_BYTES).
 	pageMaxBytes int64
+	// pending tells whether a uce caller has intake boxes to redeem (shared/intake).
+	pending *intake.Pending
+	// redeemBatch bounds the boxes one request redeems (INTAKE_REDEEM_BATCH).
+	redeemBatch int
+	// onOpen is called for each box redeemed, in its transaction (nil: nothing); the
+	// search index hooks in here.
+	onOpen intake.OnOpen
 }
 
 // errEntryUnreadable is the answer for an entry that failed its integrity check. It tells
@@ -54,13 +62,17 @@ type caller struct {
 
 // callerOf returns the request's caller, with the master key when needKey and the caller
 // is uce; a uce session that holds none answers 401 session_key_unavailable, as in every
-// function.
+// function. Every entries request passes here first, so this is where a uce caller's
+// pending intake boxes are redeemed, before the handler reads anything.
 func (a *api) callerOf(r *http.Request, needKey bool) (caller, error) {
 	hc, err := httpapi.CallerOf(r)
 	if err != nil {
 		return caller{}, err
 	}
 	c := caller{userID: hc.UserID, tier: hc.Tier}
+	if hc.Tier == tierUCE {
+		a.redeemPending(r, hc)
+	}
 	if needKey && hc.Tier == tierUCE {
 		if c.key, err = hc.MasterKey(); err != nil {
 			return caller{}, err
@@ -114,4 +126,39 @@ func (a *api) emitChanged(r *http.Request, userID, entryID, change string, versi
 // entry_unreadable, with the id (never any of the entry) and err for the log.
 func unreadable(id string, err error) error {
 	return errEntryUnreadable.Wrap(fmt.Errorf("entries: entry %s: %w", id, err))
+}
+
+// redeemPending re-seals a batch of the uce caller's pending intake boxes under their
+// master key (intake.Redeem) when the Pending marker says there are any, and emits
+// entry.changed for each. The marker costs one Redis EXISTS a request; a user with nothing
+// pending pays no database query for it (docs/intake.md). It never fails the request: a
+// session without a key, Redis or a redemption failing leaves the boxes pending for a
+// later request or login, and the failure is logged (ids only).
+func (a *api) redeemPending(r *http.Request, hc httpapi.Caller) {
+	ctx := r.Context()
+	log := httpapi.Logger(ctx)
+	has, err := a.pending.Has(ctx, hc.UserID)
+	if err != nil {
+		log.Warn("intake: pending marker unreadable", "error", err.Error())
+		return
+	}
+	if !has {
+		return
+	}
+	key, err := hc.MasterKey()
+	if err != nil {
+		return // a keyless session: one with the key redeems
+	}
+	defer clear(key)
+	red, err := intake.Redeem(ctx, a.db, a.pending, hc.UserID, key, a.redeemBatch, a.onOpen)
+	if err != nil {
+		log.Error("intake: redeem pending entries", "error", err.Error())
+		return
+	}
+	for _, d := range red.Entries {
+		a.emitChanged(r, d.UserID, d.EntryID, d.Change, d.Version)
+	}
+	if len(red.Entries) > 0 {
+		log.Info("intake: redeemed pending entries", "count", len(red.Entries), "more", red.More)
+	}
 }

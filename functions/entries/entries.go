@@ -14,11 +14,13 @@ import (
 	"github.com/xmojo/diary/shared/store"
 )
 
-// Defaults of Config.EntryRetention, Config.IdempotencyKeyTTL and Config.PageMaxBytes.
+// Defaults of Config.EntryRetention, Config.IdempotencyKeyTTL, Config.PageMaxBytes and
+// Config.IntakeRedeemBatch.
 const (
 	defaultRetention      = 30 * 24 * time.Hour
 	defaultIdempotencyTTL = 24 * time.Hour
 	defaultPageMaxBytes   = 4 << 20
+	defaultRedeemBatch    = 20
 )
 
 // createEntry serves POST /api/v1/entries: 201 with the entry, Location and ETag. A retry

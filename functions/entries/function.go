@@ -14,6 +14,7 @@ import (
 
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/platform"
 )
 
@@ -33,6 +34,10 @@ type Config struct {
 	// always holds at least one entry. It is what keeps one request's memory bounded
 	// (docs/benchmarks.md).
 	PageMaxBytes int64 `envconfig:"ENTRY_PAGE_MAX_BYTES" default:"4194304"`
+	// IntakeRedeemBatch bounds how many pending intake boxes (content that arrived while a
+	// uce user was away, shared/intake) one request re-seals before it is served; the rest
+	// wait for the next requests.
+	IntakeRedeemBatch int `envconfig:"INTAKE_REDEEM_BATCH" default:"20"`
 }
 
 // Function is the entries function in knative/func's shape: New, then Start, Handle,
@@ -75,8 +80,12 @@ func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.H
 	if cfg.PageMaxBytes <= 0 {
 		cfg.PageMaxBytes = defaultPageMaxBytes
 	}
+	if cfg.IntakeRedeemBatch <= 0 {
+		cfg.IntakeRedeemBatch = defaultRedeemBatch
+	}
 	api := &api{db: svc.DB, emitter: emitter,
-		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL, pageMaxBytes: cfg.PageMaxBytes}
+		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL, pageMaxBytes: cfg.PageMaxBytes,
+		pending: intake.NewPending(svc.Redis), redeemBatch: cfg.IntakeRedeemBatch}
 	return routes(api, svc, logger), nil
 }
 
@@ -89,6 +98,9 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	}
 	if cfg.PageMaxBytes < 1 {
 		return errors.New("entries: start: ENTRY_PAGE_MAX_BYTES must be at least 1")
+	}
+	if cfg.IntakeRedeemBatch < 1 {
+		return errors.New("entries: start: INTAKE_REDEEM_BATCH must be at least 1")
 	}
 	svc, err := platform.Connect(ctx, cfg.Config)
 	if err != nil {

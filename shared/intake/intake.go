@@ -9,10 +9,10 @@
 //   - uce: the box waits in entries.intake_box and the entry is listed with pending: true
 //     and no text. The server holds the user's private key wrapped by the master key
 //     (users.wrapped_private_key), so the user's next authenticated request that touches
-//     entries, or their next login, unwraps it and re-seals each pending box under the
-//     master key in the one uce body format (shared/entrybody), in bounded batches
-//     (Redeem). A Redis marker per user (Pending) tells a request cheaply whether there is
-//     anything to redeem.
+//     entries unwraps it and re-seals each pending box under the master key in the one
+//     uce body format (shared/entrybody), in bounded batches (Redeem). A Redis marker per
+//     user (Pending) tells a request cheaply whether there is anything to redeem; a login
+//     restores it from the database (Pending.Restore).
 //
 // The box: HPKE (RFC 9180) in mode base with DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
 // ChaCha20-Poly1305, info = "diary/intake/v1/" + entry id, no associated data; the box is

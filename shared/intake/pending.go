@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/xmojo/diary/shared/store"
 )
 
 // Pending is the per-user Redis marker that says "this uce user may have boxes to
@@ -18,8 +20,9 @@ import (
 // interleaving; a delivery that rolls back leaves a stale marker, which costs the next
 // request one empty redemption and is then cleared. The marker carries no content and no
 // expiry. Losing Redis loses the markers but also every session, so each user logs in
-// again, and a login redeems by asking the database itself (Redeem does not read the
-// marker), which sets the marker again while boxes are left beyond its batch.
+// again, and a login restores the marker from the database (Restore); Redeem itself asks
+// the database, never the marker, and sets the marker again while boxes are left beyond
+// its batch.
 type Pending struct {
 	rdb redis.Cmdable
 }
@@ -47,6 +50,25 @@ func (p *Pending) Has(ctx context.Context, userID string) (bool, error) {
 		return false, fmt.Errorf("intake: pending: %w", err)
 	}
 	return n > 0, nil
+}
+
+// Restore sets the user's marker when the database holds pending boxes of theirs, and
+// reports whether it does: what auth runs at login, so a marker Redis lost (or one never
+// set) comes back before the user's first entries request, which then redeems. It needs
+// no lock: it only ever sets the marker, and a marker set too often costs one empty
+// redemption. The query is one probe of the partial index entries_intake_pending_idx.
+func (p *Pending) Restore(ctx context.Context, db store.DBTX, userID string) (bool, error) {
+	var has bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM entries WHERE user_id = $1 AND intake_box IS NOT NULL)`, userID).Scan(&has)
+	if err != nil {
+		return false, fmt.Errorf("intake: restore pending: %w", store.Translate(err))
+	}
+	if has {
+		if err := p.Mark(ctx, userID); err != nil {
+			return false, fmt.Errorf("intake: restore pending: %w", err)
+		}
+	}
+	return has, nil
 }
 
 // clear removes the mark; Redeem calls it under the user's entry lock only.

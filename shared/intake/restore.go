@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/shared/entryfields"
+	"github.com/xmojo/diary/shared/entryhistory"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/userlock"
 )
@@ -53,17 +54,8 @@ func Restore(ctx context.Context, tx pgx.Tx, in Restored) (Delivered, error) {
 	if !entryfields.ValidSource(in.Source) {
 		fields["source"] = entryfields.SourceRule()
 	}
-	if in.Mood != nil {
-		mood, msg := entryfields.NormaliseMood(*in.Mood)
-		if msg != "" {
-			fields["mood"] = msg
-		}
-		in.Mood = mood
-	}
-	tags, msg := entryfields.NormaliseTags(in.Tags)
-	if msg != "" {
-		fields["tags"] = msg
-	}
+	mood, tags := entryfields.NormaliseMeta(in.Mood, in.Tags, fields)
+	in.Mood = mood
 	if len(fields) > 0 {
 		return Delivered{}, &InvalidError{Fields: fields}
 	}
@@ -100,8 +92,8 @@ func Restore(ctx context.Context, tx pgx.Tx, in Restored) (Delivered, error) {
 	if err != nil {
 		return Delivered{}, fmt.Errorf("intake: restore: insert entry: %w", store.Translate(err))
 	}
-	if err := insertEntryEvent(ctx, tx, in.UserID, in.EntryID, changeCreated, version, at); err != nil {
+	if err := entryhistory.Record(ctx, tx, in.UserID, in.EntryID, entryhistory.Created, version, at); err != nil {
 		return Delivered{}, fmt.Errorf("intake: restore: %w", err)
 	}
-	return Delivered{UserID: in.UserID, EntryID: in.EntryID, Change: changeCreated, Version: version}, nil
+	return Delivered{UserID: in.UserID, EntryID: in.EntryID, Change: entryhistory.Created, Version: version}, nil
 }
