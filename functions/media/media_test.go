@@ -28,24 +28,7 @@ import (
 // testObjects connects to the S3 store scripts/test starts; the test fails without it.
 func testObjects(t *testing.T) *objstore.Store {
 	t.Helper()
-	env := testenv.Env(t)
-	for _, k := range []string{"S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"} {
-		if env[k] == "" {
-			t.Fatalf("%s is not set: run the tests with scripts/test, which starts versitygw", k)
-		}
-	}
-	var cfg objstore.Config
-	if err := config.Load(env, &cfg); err != nil {
-		t.Fatalf("config.Load() = %v", err)
-	}
-	s, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatalf("objstore.New() = %v", err)
-	}
-	if err := s.EnsureBucket(context.Background()); err != nil {
-		t.Fatalf("EnsureBucket() = %v", err)
-	}
-	return s
+	return testenv.Objects(t)
 }
 
 // fixture is a media handler over the real services.
