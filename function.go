@@ -118,8 +118,10 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		if fn != nil {
 			local = append(local, localGroup{name: g.name, fn: fn})
 		}
-		mux.Handle(g.prefix(), h)
-		mux.Handle(g.prefix()+"/", h)
+		for _, p := range g.prefixes() {
+			mux.Handle(p, h)
+			mux.Handle(p+"/", h)
+		}
 	}
 	f.local, f.metrics = local, ml
 	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(mux)))

@@ -106,6 +106,34 @@ func TestGroupsTable(t *testing.T) {
 	}
 }
 
+// TestGroupWithSeveralSegments: a group that lists path segments (archive) serves each of
+// them and everything under them, and nothing that merely starts alike or is its name.
+func TestGroupWithSeveralSegments(t *testing.T) {
+	var archive group
+	for _, g := range groups {
+		if g.name == "archive" {
+			archive = g
+		}
+	}
+	if archive.urlVar() != "ARCHIVE_URL" {
+		t.Fatalf("archive group %+v: urlVar() = %q, want ARCHIVE_URL", archive, archive.urlVar())
+	}
+	for path, want := range map[string]bool{
+		"/api/v1/export":          true,
+		"/api/v1/export/x":        true,
+		"/api/v1/imports":         true,
+		"/api/v1/imports/1/start": true,
+		"/api/v1/exports":         false,
+		"/api/v1/importsx/1":      false,
+		"/api/v1/archive":         false,
+		"/api/v1/entries/1":       false,
+	} {
+		if got := archive.owns(path); got != want {
+			t.Errorf("archive.owns(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
 // upstreamRequest is what a fake upstream saw.
 type upstreamRequest struct {
 	method, path, query, host, body string
@@ -142,11 +170,15 @@ func TestRoutesViaProxy(t *testing.T) {
 	h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL)).Handle)
 	upstreamHost := strings.TrimPrefix(upstream.URL, "http://")
 
+	var prefixes []string
 	for _, g := range groups {
+		prefixes = append(prefixes, g.prefixes()...)
+	}
+	for _, prefix := range prefixes {
 		for _, tc := range []struct{ sent, wantPath string }{
-			{g.prefix(), g.prefix()},
-			{g.prefix() + "/3f1c0e5e-9a4b-4c8e-8f59-2d3f1b7a6c10/sub?limit=5&cursor=abc", g.prefix() + "/3f1c0e5e-9a4b-4c8e-8f59-2d3f1b7a6c10/sub"},
-			{g.prefix() + "/x/", g.prefix() + "/x"},
+			{prefix, prefix},
+			{prefix + "/3f1c0e5e-9a4b-4c8e-8f59-2d3f1b7a6c10/sub?limit=5&cursor=abc", prefix + "/3f1c0e5e-9a4b-4c8e-8f59-2d3f1b7a6c10/sub"},
+			{prefix + "/x/", prefix + "/x"},
 		} {
 			t.Run(tc.sent, func(t *testing.T) {
 				before := len(seen())
@@ -423,7 +455,9 @@ func TestMetrics(t *testing.T) {
 	testenv.Do(t, h, http.MethodGet, "/health", "", nil)
 	testenv.Do(t, h, http.MethodGet, "/api/v1/nope/"+id, "", nil)
 	for _, g := range groups {
-		testenv.Do(t, h, http.MethodGet, g.prefix()+"/"+id+"/no-such-route", "", nil)
+		for _, p := range g.prefixes() {
+			testenv.Do(t, h, http.MethodGet, p+"/"+id+"/no-such-route", "", nil)
+		}
 	}
 	testenv.Do(t, h, http.MethodGet, "/api/v1/auth/me", "", nil)
 

@@ -109,7 +109,7 @@ func (d *document) merge(g group, raw []byte) error {
 	}
 	for path, item := range frag.Paths {
 		if !g.owns(path) {
-			return fmt.Errorf("%s documents %s, outside %s", g.name, path, g.prefix())
+			return fmt.Errorf("%s documents %s, outside %s", g.name, path, strings.Join(g.prefixes(), " and "))
 		}
 		if _, dup := d.Paths[path]; dup {
 			return fmt.Errorf("%s documents %s twice", g.name, path)

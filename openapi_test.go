@@ -14,7 +14,7 @@ import (
 func minimalFragments() map[string][]byte {
 	frags := map[string][]byte{}
 	for _, g := range groups {
-		frags[g.name] = []byte(`{"paths":{"` + g.prefix() + `/x":{"get":{"responses":{"200":{"description":"ok"}}}}}}`)
+		frags[g.name] = []byte(`{"paths":{"` + g.prefixes()[0] + `/x":{"get":{"responses":{"200":{"description":"ok"}}}}}}`)
 	}
 	return frags
 }

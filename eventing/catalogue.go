@@ -17,6 +17,8 @@ const (
 	// TypeIntegrationPullRequested is emitted when a user asks for a pull of an
 	// integration's posts (POST /integrations/facebook/pull, and right after a connect).
 	TypeIntegrationPullRequested = "com.xmojo.diary.integration.pull.requested"
+	// TypeImportRequested is emitted when a user starts an import whose zip is uploaded.
+	TypeImportRequested = "com.xmojo.diary.import.requested"
 )
 
 // Sources, as CloudEvent source URIs.
@@ -24,6 +26,8 @@ const (
 	SourceEntries = "/diary/entries"
 	// SourceSearch is the search function.
 	SourceSearch = "/diary/search"
+	// SourceArchive is the archive function (exports and imports).
+	SourceArchive = "/diary/archive"
 	// SourceDailyCleanup is the source of the daily-cleanup PingSource's ticks, as Knative
 	// names it: /apis/v1/namespaces/<namespace>/pingsources/<name>.
 	SourceDailyCleanup = "/apis/v1/namespaces/diary/pingsources/daily-cleanup"
@@ -67,6 +71,14 @@ type IntegrationPullRequested struct {
 	IntegrationID string `json:"integration_id"`
 	// JobID is the pull's job, which the consumer finishes.
 	JobID string `json:"job_id"`
+}
+
+// ImportRequested is the payload of TypeImportRequested: ids only. The importer reads
+// the import (format, staging object) from its row.
+type ImportRequested struct {
+	UserID   string `json:"user_id"`
+	ImportID string `json:"import_id"`
+	JobID    string `json:"job_id"`
 }
 
 // PingData is the JSON data the project's PingSources send.
@@ -139,6 +151,15 @@ var Catalogue = []EventSpec{
 		Producer:   "PingSource facebook-sync (7 * * * *, Etc/UTC), data {\"job\":\"facebook-sync\"}",
 		Consumers:  []string{"fbsync"},
 		Redelivery: "a tick is a sweep over the active integrations that are due; syncing one again imports nothing twice (the same dedupe), so a second delivery only costs Graph calls",
+	},
+	{
+		Type:       TypeImportRequested,
+		Source:     SourceArchive,
+		Subject:    "the import id",
+		Payload:    reflect.TypeFor[ImportRequested](),
+		Producer:   "archive (POST /api/v1/imports/{id}/start, after the job is queued)",
+		Consumers:  []string{"importer"},
+		Redelivery: "the importer records every entry and media it creates by its source id (import_items) in the batch's own transaction: a redelivery of an import that died half-way continues after what is recorded, one of a finished import (its job finished, the event id in processed_events) is acknowledged and does nothing",
 	},
 }
 

@@ -7,11 +7,13 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/xmojo/diary v0.4.0
 	github.com/xmojo/diary/eventing v0.4.0
+	github.com/xmojo/diary/functions/archive v0.4.0
 	github.com/xmojo/diary/functions/auth v0.4.0
 	github.com/xmojo/diary/functions/entries v0.4.0
 	github.com/xmojo/diary/functions/indexer v0.4.0
 	github.com/xmojo/diary/functions/fbsync v0.4.0
 	github.com/xmojo/diary/functions/integrations v0.4.0
+	github.com/xmojo/diary/functions/importer v0.4.0
 	github.com/xmojo/diary/functions/janitor v0.4.0
 	github.com/xmojo/diary/functions/jobs v0.4.0
 	github.com/xmojo/diary/functions/media v0.4.0
@@ -54,6 +56,7 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect

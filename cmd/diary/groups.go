@@ -2,9 +2,11 @@ package main
 
 import (
 	"github.com/xmojo/diary"
+	"github.com/xmojo/diary/functions/archive"
 	"github.com/xmojo/diary/functions/auth"
 	"github.com/xmojo/diary/functions/entries"
 	"github.com/xmojo/diary/functions/fbsync"
+	"github.com/xmojo/diary/functions/importer"
 	"github.com/xmojo/diary/functions/indexer"
 	"github.com/xmojo/diary/functions/integrations"
 	"github.com/xmojo/diary/functions/janitor"
@@ -28,6 +30,7 @@ var groupTable = map[string]groupFunction{
 	"jobs":         {func() diary.HTTPFunction { return jobs.New() }, jobs.OpenAPI},
 	"search":       {func() diary.HTTPFunction { return search.New() }, search.OpenAPI},
 	"integrations": {func() diary.HTTPFunction { return integrations.New() }, integrations.OpenAPI},
+	"archive":      {func() diary.HTTPFunction { return archive.New() }, archive.OpenAPI},
 }
 
 // groupFunctions returns a new function for each group, for the gateway to run in-process.
@@ -43,8 +46,9 @@ func groupFunctions() map[string]diary.HTTPFunction {
 // the Triggers use (subscriber.ref.name).
 func subscribers() map[string]any {
 	return map[string]any{
-		"janitor": janitor.New(),
-		"indexer": indexer.New(),
-		"fbsync":  fbsync.New(),
+		"janitor":  janitor.New(),
+		"indexer":  indexer.New(),
+		"fbsync":   fbsync.New(),
+		"importer": importer.New(),
 	}
 }

@@ -240,6 +240,10 @@ var apiRoutes = map[string][]string{
 		"GET /api/v1/integrations", "DELETE /api/v1/integrations/{}", "GET /api/v1/integrations/facebook/pages",
 		"POST /api/v1/integrations/facebook/data-deletion",
 	},
+	"archive": {
+		"GET /api/v1/export", "POST /api/v1/imports", "POST /api/v1/imports/{}/start",
+		"GET /api/v1/imports/{}", "GET /api/v1/imports",
+	},
 }
 
 var pathParam = regexp.MustCompile(`\{[^}]*\}`)

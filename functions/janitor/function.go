@@ -6,6 +6,8 @@
 //   - purges the entries soft-deleted longer than ENTRY_RETENTION ago, with their history
 //     and idempotency keys (the foreign keys cascade; media attached to a purged entry stay
 //     the user's, unattached), under each user's entry write lock (shared/userlock);
+//   - ends imports whose staged zip nobody will use (an upload never started, an import
+//     whose event the Broker gave up on) and removes their staging objects;
 //   - expires old idempotency keys, processed event ids and finished jobs;
 //   - records the run as a system job and, for every user whose data it touched, a child
 //     job the user can read with GET /api/v1/jobs.
@@ -210,7 +212,7 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 		return fmt.Errorf("janitor: cleanup: %w", err)
 	}
 	logger.Info("cleanup done", "job_id", res.RunID, "entries_purged", res.EntriesPurged,
-		"media_removed", res.MediaRemoved, "uploads_expired", res.UploadsExpired, "users", res.Users,
+		"media_removed", res.MediaRemoved, "uploads_expired", res.UploadsExpired, "imports_expired", res.ImportsExpired, "users", res.Users,
 		"idempotency_keys_expired", res.IdempotencyKeysExpired, "jobs_purged", res.JobsPurged,
 		"processed_events_purged", res.ProcessedEventsPurged)
 	return nil

@@ -91,9 +91,18 @@ func (w *world) router(objects *objstore.Store) *local.Router {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	handlers := map[string]http.Handler{"janitor": h}
+	// The other consumers' Triggers need a subscriber too; none of their events is sent.
+	for _, tr := range w.m.Triggers {
+		if ref := tr.Subscriber.Ref; ref != nil && handlers[ref.Name] == nil {
+			handlers[ref.Name] = http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+				w.t.Errorf("%s was sent an event", ref.Name)
+				rw.WriteHeader(http.StatusOK)
+			})
+		}
+	}
 	r, err := local.NewRouter(w.m, local.Options{
-		// fbsync is subscribed to other events; these tests send it none.
-		Handlers: map[string]http.Handler{"janitor": h, "fbsync": http.NotFoundHandler()},
+		Handlers: handlers,
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

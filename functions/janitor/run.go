@@ -48,6 +48,7 @@ type runResult struct {
 	EntriesPurged          int64
 	MediaRemoved           int64
 	UploadsExpired         int64
+	ImportsExpired         int64
 	Users                  int
 	IdempotencyKeysExpired int64
 	JobsPurged             int64
@@ -114,6 +115,7 @@ func (r *run) steps(ctx context.Context) error {
 		do       func(context.Context) error
 	}{
 		{20, func(ctx context.Context) error { return r.expireUploads(ctx, pendingCutoff) }},
+		{30, func(ctx context.Context) error { return r.expireImports(ctx, pendingCutoff) }},
 		{50, func(ctx context.Context) error { return r.removeDeletedMedia(ctx, r.ref.Add(-mediaDeleteGrace)) }},
 		{80, func(ctx context.Context) error { return r.purgeEntries(ctx, r.ref.Add(-cfg.EntryRetention)) }},
 		{95, r.housekeeping},

@@ -17,23 +17,12 @@ import (
 	"github.com/xmojo/diary/shared/entryref"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/keyset"
+	"github.com/xmojo/diary/shared/mediarow"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/storage"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/userlock"
 )
-
-// allowedContentTypes are the media types a client may upload: images, audio, video and
-// PDF. Anything else (HTML, SVG, scripts) is refused, so the bucket never serves active
-// content.
-var allowedContentTypes = map[string]bool{
-	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true,
-	"image/heic": true, "image/heif": true,
-	"audio/mpeg": true, "audio/mp4": true, "audio/aac": true, "audio/ogg": true,
-	"audio/wav": true, "audio/webm": true, "audio/x-m4a": true,
-	"video/mp4": true, "video/quicktime": true, "video/webm": true,
-	"application/pdf": true,
-}
 
 // uploadRequest is the body of POST /upload. Pointers tell a missing field from a zero.
 type uploadRequest struct {
@@ -72,7 +61,7 @@ func (req uploadRequest) validate() (upload, error) {
 	}
 	if req.ContentType == nil || *req.ContentType == "" {
 		fields["content_type"] = "is required"
-	} else if mt, params, err := mime.ParseMediaType(*req.ContentType); err != nil || len(params) > 0 || !allowedContentTypes[mt] {
+	} else if mt, params, err := mime.ParseMediaType(*req.ContentType); err != nil || len(params) > 0 || !mediarow.Allowed(mt) {
 		fields["content_type"] = "must be one of the allowed image, audio, video or PDF types, without parameters"
 	} else {
 		in.contentType = mt

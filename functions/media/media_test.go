@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/mediarow"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
 	"github.com/xmojo/diary/shared/storage"
@@ -27,24 +28,7 @@ import (
 // testObjects connects to the S3 store scripts/test starts; the test fails without it.
 func testObjects(t *testing.T) *objstore.Store {
 	t.Helper()
-	env := testenv.Env(t)
-	for _, k := range []string{"S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"} {
-		if env[k] == "" {
-			t.Fatalf("%s is not set: run the tests with scripts/test, which starts versitygw", k)
-		}
-	}
-	var cfg objstore.Config
-	if err := config.Load(env, &cfg); err != nil {
-		t.Fatalf("config.Load() = %v", err)
-	}
-	s, err := objstore.New(cfg)
-	if err != nil {
-		t.Fatalf("objstore.New() = %v", err)
-	}
-	if err := s.EnsureBucket(context.Background()); err != nil {
-		t.Fatalf("EnsureBucket() = %v", err)
-	}
-	return s
+	return testenv.Objects(t)
 }
 
 // fixture is a media handler over the real services.
@@ -439,7 +423,7 @@ func TestUploadValidation(t *testing.T) {
 
 	t.Run("every allowed type and exactly 50 MiB", func(t *testing.T) {
 		t.Parallel()
-		for ct := range allowedContentTypes {
+		for _, ct := range mediarow.ContentTypes() {
 			body := good()
 			body["content_type"] = strings.ToUpper(ct) // media types are case-insensitive
 			body["size_bytes"] = 50 << 20
