@@ -63,12 +63,7 @@ func newArchiveWorld(t *testing.T) *archiveWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No cleanup tick is sent here; the janitor's Trigger needs a subscriber all the same.
-	noJanitor := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		t.Error("the janitor was sent an event")
-		w.WriteHeader(http.StatusOK)
-	})
-	router, err := local.NewRouter(m, local.Options{Handlers: map[string]http.Handler{"importer": imp, "janitor": noJanitor}})
+	router, err := local.NewRouter(m, local.Options{Handlers: brokerHandlers(t, map[string]http.Handler{"importer": imp})})
 	if err != nil {
 		t.Fatal(err)
 	}

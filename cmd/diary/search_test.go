@@ -38,15 +38,7 @@ func newSearchWorld(t *testing.T) *searchWorld {
 		t.Fatalf("start indexer: %v", err)
 	}
 	t.Cleanup(func() { _ = idx.Stop(context.Background()) })
-	// The indexer runs; every other subscriber of the Triggers is a 404 (this test sends
-	// them nothing).
-	handlers := map[string]http.Handler{"indexer": idx}
-	for name := range subscribers() {
-		if handlers[name] == nil {
-			handlers[name] = http.NotFoundHandler()
-		}
-	}
-	broker, err := local.NewRouter(m, local.Options{Handlers: handlers})
+	broker, err := local.NewRouter(m, local.Options{Handlers: brokerHandlers(t, map[string]http.Handler{"indexer": idx})})
 	if err != nil {
 		t.Fatal(err)
 	}
