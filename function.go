@@ -43,6 +43,10 @@ type Config struct {
 	// (LISTEN_ADDRESS), on a port the DomainMapping does not expose. 9464 is free of the
 	// ports Knative's queue-proxy takes in the same pod (8012, 8013, 8022, 9090, 9091).
 	MetricsAddress string `envconfig:"METRICS_ADDRESS" default:":9464"`
+	// CORSAllowedOrigins are the origins (scheme://host[:port], exactly as browsers send
+	// them) whose web clients may call the API from a browser; none by default. No
+	// wildcard: tokens and entries reach only the origins the operator named (cors.go).
+	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
 }
 
 // Function is the gateway function.
@@ -95,6 +99,10 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("diary: %w", err)
 	}
+	cors, err := newCORSPolicy(cfg.CORSAllowedOrigins, doc.operations)
+	if err != nil {
+		return fmt.Errorf("diary: %w", err)
+	}
 	m := newMetrics(doc.routes())
 	mux := http.NewServeMux()
 	mux.Handle("/health", getOnly(http.HandlerFunc(serveHealth)))
@@ -122,7 +130,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		mux.Handle(g.prefix()+"/", h)
 	}
 	f.local, f.metrics = local, ml
-	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(mux)))
+	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(cors.handler(mux))))
 	f.handler.Store(&h)
 	return nil
 }
