@@ -73,23 +73,11 @@ func newCORSPolicy(origins []string, routes []route) (*corsPolicy, error) {
 	}
 	for path, ms := range methods {
 		slices.Sort(ms)
-		if err := p.addPath(path, strings.Join(slices.Compact(ms), ", ")); err != nil {
-			return nil, err
+		if err := handlePattern(p.paths, path, pathMethods(strings.Join(slices.Compact(ms), ", "))); err != nil {
+			return nil, fmt.Errorf("cors: path %s: %w", path, err)
 		}
 	}
 	return p, nil
-}
-
-// addPath registers a documented path; ServeMux panics on a pattern it cannot parse or
-// that conflicts with another, which becomes an error here.
-func (p *corsPolicy) addPath(path, methods string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cors: path %s: %v", path, r)
-		}
-	}()
-	p.paths.Handle(path, pathMethods(methods))
-	return nil
 }
 
 // checkOrigin accepts an origin exactly as a browser sends it in the Origin header:
