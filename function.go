@@ -1,8 +1,9 @@
 // Package diary is the gateway function at the repository root: the public entry point of
 // the API. It routes /api/v1/<group>/... to the group functions by path prefix (Knative
 // routes by host, so one public host needs this) through a reverse proxy to <GROUP>_URL,
-// and serves /health and the OpenAPI document (openapi.json, generated from the functions'
-// fragments and committed). Prometheus metrics are served on a listener of their own
+// and serves /health, the OpenAPI document (openapi.json, generated from the functions'
+// fragments and committed) and the interactive reference that renders it (/api/v1/docs,
+// package apidocs). It answers CORS for browser clients of other origins (cors.go). Prometheus metrics are served on a listener of their own
 // (METRICS_ADDRESS), which the public host does not reach.
 //
 // The gateway imports no function and holds no secret. cmd/diary, the local all-in-one
@@ -21,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xmojo/diary/apidocs"
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/httpapi"
@@ -43,6 +45,10 @@ type Config struct {
 	// (LISTEN_ADDRESS), on a port the DomainMapping does not expose. 9464 is free of the
 	// ports Knative's queue-proxy takes in the same pod (8012, 8013, 8022, 9090, 9091).
 	MetricsAddress string `envconfig:"METRICS_ADDRESS" default:":9464"`
+	// CORSAllowedOrigins are the origins (scheme://host[:port], exactly as browsers send
+	// them) whose web clients may call the API from a browser; none by default. No
+	// wildcard: tokens and entries reach only the origins the operator named (cors.go).
+	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
 }
 
 // Function is the gateway function.
@@ -95,10 +101,20 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("diary: %w", err)
 	}
+	cors, err := newCORSPolicy(cfg.CORSAllowedOrigins, doc.operations)
+	if err != nil {
+		return fmt.Errorf("diary: %w", err)
+	}
 	m := newMetrics(doc.routes())
 	mux := http.NewServeMux()
 	mux.Handle("/health", getOnly(http.HandlerFunc(serveHealth)))
 	mux.Handle("/api/v1/openapi.json", getOnly(serveBytes(doc.raw, "application/json")))
+	docs, err := apidocs.Handler(cfg.PublicURL, http.HandlerFunc(serveNoRoute))
+	if err != nil {
+		return fmt.Errorf("diary: %w", err)
+	}
+	mux.Handle(apidocs.BasePath, getOnly(docs))
+	mux.Handle(apidocs.BasePath+"/", getOnly(docs))
 	mux.Handle("/api/v1", http.HandlerFunc(serveNoRoute))
 	mux.Handle("/api/v1/", http.HandlerFunc(serveNoRoute))
 	mux.Handle("/", http.HandlerFunc(serveNoRoute))
@@ -124,7 +140,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		}
 	}
 	f.local, f.metrics = local, ml
-	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(mux)))
+	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(cors.handler(mux))))
 	f.handler.Store(&h)
 	return nil
 }

@@ -122,15 +122,23 @@ func newRouteTable(routes []route, gs []group) (*routeTable, error) {
 	return t, nil
 }
 
-// add registers rt; ServeMux panics on a pattern it cannot parse or that conflicts with
-// another, which becomes an error here.
-func (t *routeTable) add(rt route) (err error) {
+// add registers rt.
+func (t *routeTable) add(rt route) error {
+	if err := handlePattern(t.mux, rt.method+" "+rt.path, routeHandler(rt.group)); err != nil {
+		return fmt.Errorf("route %s %s: %w", rt.method, rt.path, err)
+	}
+	return nil
+}
+
+// handlePattern registers h for pattern on mux. ServeMux panics on a pattern it cannot
+// parse or that conflicts with another, which becomes an error here.
+func handlePattern(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("route %s %s: %v", rt.method, rt.path, p)
+			err = fmt.Errorf("%v", p)
 		}
 	}()
-	t.mux.Handle(rt.method+" "+rt.path, routeHandler(rt.group))
+	mux.Handle(pattern, h)
 	return nil
 }
 

@@ -63,6 +63,8 @@ var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "p
 type mergedOpenAPI struct {
 	raw   []byte
 	table *routeTable
+	// operations are the document's operations, for the CORS preflights' methods.
+	operations []route
 }
 
 func (m mergedOpenAPI) routes() *routeTable { return m.table }
@@ -145,7 +147,8 @@ func serveOpenAPI(publicURL string) (mergedOpenAPI, error) {
 	if publicURL != "" {
 		doc.Servers = []server{{URL: strings.TrimRight(publicURL, "/"), Description: "the public API"}}
 	}
-	table, err := newRouteTable(doc.routes(), groups)
+	operations := doc.routes()
+	table, err := newRouteTable(operations, groups)
 	if err != nil {
 		return mergedOpenAPI{}, fmt.Errorf("openapi: %w", err)
 	}
@@ -153,7 +156,7 @@ func serveOpenAPI(publicURL string) (mergedOpenAPI, error) {
 	if err != nil {
 		return mergedOpenAPI{}, err
 	}
-	return mergedOpenAPI{raw: raw, table: table}, nil
+	return mergedOpenAPI{raw: raw, table: table, operations: operations}, nil
 }
 
 // decodeDocument reads a whole document; a top-level key the document type does not hold

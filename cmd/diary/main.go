@@ -4,7 +4,9 @@
 // (eventing/local): a Broker ingress at /_local/broker that in-process producers reach
 // through K_SINK, delivery to the CloudEvents functions the project's Triggers subscribe,
 // and the PingSource schedules. scripts/dev starts it after exporting the settings in
-// .dev/env. It stops gracefully on SIGINT or SIGTERM.
+// .dev/env. It stops gracefully on SIGINT or SIGTERM. The gateway reads its own settings
+// from the same environment: CORS_ALLOWED_ORIGINS (empty: no browser client of another
+// origin) is how a local web client on, say, http://127.0.0.1:5173 is let in.
 //
 // It is a module of its own and the only code that imports every function: the gateway
 // (the repository root) imports none. With -write-openapi FILE it writes the gateway's
@@ -156,7 +158,8 @@ func run(env map[string]string) error {
 		go servePprof(a)
 	}
 	slog.Info("diary listening", "url", "http://"+addr, "openapi", "http://"+addr+"/api/v1/openapi.json",
-		"metrics", "http://"+gw.MetricsAddress()+"/metrics", "broker", env["K_SINK"], "ping_sources", broker.PingSources())
+		"metrics", "http://"+gw.MetricsAddress()+"/metrics", "broker", env["K_SINK"], "ping_sources", broker.PingSources(),
+		"docs", "http://"+addr+"/api/v1/docs", "cors_allowed_origins", env["CORS_ALLOWED_ORIGINS"])
 
 	select {
 	case err := <-errc:
