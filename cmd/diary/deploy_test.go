@@ -293,7 +293,7 @@ func TestFuncYAMLsReferenceKnownSettings(t *testing.T) {
 		return keys
 	}
 	known := map[string]map[string]bool{
-		"configMap:diary-config": keysOf("knative/config.yaml", "data"),
+		"configMap:diary-config": keysOf("knative/base/config.yaml", "data"),
 		"secret:diary-secrets":   keysOf("knative/secret.template.yaml", "stringData"),
 	}
 	for _, path := range funcYAMLs(t) {
