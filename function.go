@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -152,7 +153,11 @@ func (f *Function) mountGroup(ctx context.Context, g group, env map[string]strin
 		return nil, nil, fmt.Errorf("%s is required: the URL of the %s function", g.urlVar(), g.name)
 	}
 	if s, ok := fn.(starter); ok {
-		if err := s.Start(ctx, env); err != nil {
+		// The group shares this process and so the shared metrics registry, which the
+		// gateway's own listener serves: it must not open a second one on the address.
+		groupEnv := maps.Clone(env)
+		delete(groupEnv, "METRICS_ADDRESS")
+		if err := s.Start(ctx, groupEnv); err != nil {
 			return nil, nil, fmt.Errorf("start %s in-process (or set %s): %w", g.name, g.urlVar(), err)
 		}
 	}
