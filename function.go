@@ -25,6 +25,7 @@ import (
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/httpapi"
+	sharedmetrics "github.com/xmojo/diary/shared/metrics"
 )
 
 // Config holds the gateway's own settings. Each group's upstream is read from the variable
@@ -123,6 +124,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		mux.Handle(g.prefix()+"/", h)
 	}
 	f.local, f.metrics = local, ml
+	sharedmetrics.Started("diary")
 	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(mux)))
 	f.handler.Store(&h)
 	return nil
