@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +27,7 @@ import (
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/httpapi"
+	sharedmetrics "github.com/xmojo/diary/shared/metrics"
 )
 
 // Config holds the gateway's own settings. Each group's upstream is read from the variable
@@ -140,6 +142,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		}
 	}
 	f.local, f.metrics = local, ml
+	sharedmetrics.Started("diary")
 	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(cors.handler(mux))))
 	f.handler.Store(&h)
 	return nil
@@ -170,7 +173,11 @@ func (f *Function) mountGroup(ctx context.Context, g group, env map[string]strin
 		return nil, nil, fmt.Errorf("%s is required: the URL of the %s function", g.urlVar(), g.name)
 	}
 	if s, ok := fn.(starter); ok {
-		if err := s.Start(ctx, env); err != nil {
+		// The group shares this process and so the shared metrics registry, which the
+		// gateway's own listener serves: it must not open a second one on the address.
+		groupEnv := maps.Clone(env)
+		delete(groupEnv, "METRICS_ADDRESS")
+		if err := s.Start(ctx, groupEnv); err != nil {
 			return nil, nil, fmt.Errorf("start %s in-process (or set %s): %w", g.name, g.urlVar(), err)
 		}
 	}

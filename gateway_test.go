@@ -470,6 +470,8 @@ func TestMetrics(t *testing.T) {
 		`diary_http_request_duration_seconds_bucket{group="auth",method="GET",route="/api/v1/auth/me",status="201",le="+Inf"} 1`,
 		`diary_http_request_duration_seconds_count{group="gateway",method="GET",route="/health",status="200"} 1`,
 		"go_goroutines ",
+		// The shared registry (shared/metrics) is served beside the gateway's own.
+		`diary_function_started_timestamp_seconds{function="diary"} `,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/xmojo/diary/shared/httpapi"
+	sharedmetrics "github.com/xmojo/diary/shared/metrics"
 )
 
 // metrics holds the gateway's Prometheus collectors, in a registry of its own so that two
@@ -46,13 +46,15 @@ func newMetrics(routes *routeTable) *metrics {
 		}, []string{"group"}),
 		routes: routes,
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.upstreamErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Go and process metrics come from the shared registry, served beside this one.
+	m.registry.MustRegister(m.requests, m.duration, m.upstreamErrors)
 	return m
 }
 
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	// With the shared registry (shared/metrics): the in-process groups' series in the
+	// all-in-one mode; in the cluster only the gateway's own process metrics are there.
+	return promhttp.HandlerFor(prometheus.Gatherers{m.registry, sharedmetrics.Registry}, promhttp.HandlerOpts{})
 }
 
 // instrument counts and times every request.

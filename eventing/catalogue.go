@@ -3,6 +3,7 @@ package eventing
 import (
 	"embed"
 	"reflect"
+	"strings"
 )
 
 // Event types. Every type is listed with its payload, producer and consumers in Catalogue.
@@ -21,6 +22,18 @@ const (
 	TypeImportRequested = "com.xmojo.diary.import.requested"
 )
 
+// ManifestNamespace is the namespace the manifests under manifests/ are written in, and
+// the one the local runner uses. A deployment renders them into its own namespace
+// (scripts/deploy, knative/overlays): the metadata and every PingSource source a Trigger
+// or EventPolicy filters on, so nothing here fixes where the project runs.
+const ManifestNamespace = "diary"
+
+// PingDailyCleanup is the name of the PingSource that ticks the daily cleanup.
+const PingDailyCleanup = "daily-cleanup"
+
+// PingFacebookSync is the name of the PingSource that ticks the hourly Facebook sync.
+const PingFacebookSync = "facebook-sync"
+
 // Sources, as CloudEvent source URIs.
 const (
 	SourceEntries = "/diary/entries"
@@ -28,14 +41,43 @@ const (
 	SourceSearch = "/diary/search"
 	// SourceArchive is the archive function (exports and imports).
 	SourceArchive = "/diary/archive"
-	// SourceDailyCleanup is the source of the daily-cleanup PingSource's ticks, as Knative
-	// names it: /apis/v1/namespaces/<namespace>/pingsources/<name>.
-	SourceDailyCleanup = "/apis/v1/namespaces/diary/pingsources/daily-cleanup"
 	// SourceIntegrations is the source of the integrations function's events.
 	SourceIntegrations = "/diary/integrations"
-	// SourceFacebookSync is the source of the facebook-sync PingSource's hourly ticks.
-	SourceFacebookSync = "/apis/v1/namespaces/diary/pingsources/facebook-sync"
+	// SourceDailyCleanup is the source of the daily-cleanup PingSource's ticks in
+	// ManifestNamespace, as Knative names it: /apis/v1/namespaces/<namespace>/pingsources/
+	// <name> (PingSourceURI). In another namespace the ticks carry that namespace's URI;
+	// PingSourceName reads the name whatever the namespace.
+	SourceDailyCleanup = pingSourcePrefix + ManifestNamespace + pingSourceInfix + PingDailyCleanup
+	// SourceFacebookSync is the source of the facebook-sync PingSource's hourly ticks in
+	// ManifestNamespace (PingSourceURI; in another namespace, that namespace's URI).
+	SourceFacebookSync = pingSourcePrefix + ManifestNamespace + pingSourceInfix + PingFacebookSync
 )
+
+const (
+	pingSourcePrefix = "/apis/v1/namespaces/"
+	pingSourceInfix  = "/pingsources/"
+)
+
+// PingSourceURI is the CloudEvent source Knative gives the ticks of the PingSource name in
+// namespace.
+func PingSourceURI(namespace, name string) string {
+	return pingSourcePrefix + namespace + pingSourceInfix + name
+}
+
+// PingSourceName returns the PingSource name and namespace a tick's source URI names, and
+// false when source is not a PingSource's. It is how a check on a tick's source stays
+// independent of the namespace the project is deployed in.
+func PingSourceName(source string) (name, namespace string, ok bool) {
+	rest, found := strings.CutPrefix(source, pingSourcePrefix)
+	if !found {
+		return "", "", false
+	}
+	namespace, name, found = strings.Cut(rest, pingSourceInfix)
+	if !found || namespace == "" || name == "" || strings.Contains(namespace, "/") || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return name, namespace, true
+}
 
 // Jobs named in PingData.Job.
 const (

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -107,7 +108,11 @@ func run(env map[string]string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if err := h.Start(startCtx, env); err != nil {
+		// This process's shared metrics registry is served by the gateway's listener: a
+		// subscriber must not open a second one on the same address.
+		subEnv := maps.Clone(env)
+		delete(subEnv, "METRICS_ADDRESS")
+		if err := h.Start(startCtx, subEnv); err != nil {
 			_ = stopAll(context.Background())
 			return fmt.Errorf("start %s: %w", name, err)
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	"github.com/robfig/cron/v3"
+
+	"github.com/xmojo/diary/eventing"
 )
 
 // PingType is the CloudEvent type of every PingSource tick.
@@ -19,7 +21,7 @@ const PingType = "dev.knative.sources.ping"
 // PingSourceURI is the CloudEvent source Knative gives the ticks of the PingSource named
 // name in namespace.
 func PingSourceURI(namespace, name string) string {
-	return fmt.Sprintf("/apis/v1/namespaces/%s/pingsources/%s", namespace, name)
+	return eventing.PingSourceURI(namespace, name)
 }
 
 // cronParser accepts what Knative's PingSource validation accepts: five fields (or six

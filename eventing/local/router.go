@@ -17,6 +17,8 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/cloudevents/sdk-go/v2/types"
 	"github.com/robfig/cron/v3"
+
+	"github.com/xmojo/diary/shared/metrics"
 )
 
 // DefaultBroker is the name of the project's Broker.
@@ -354,6 +356,7 @@ func retryable(status int) bool {
 // deadLetter logs the event's attributes (never its data) and, when the dead-letter
 // Service is mounted locally, sends it there with Knative's error extensions.
 func (r *Router) deadLetter(ctx context.Context, rt route, ev event.Event, status int, cause error) {
+	metrics.DeadLettered(ev.Type())
 	r.logger.Error("event dead-lettered",
 		"event_id", ev.ID(), "event_type", ev.Type(), "event_source", ev.Source(), "event_subject", ev.Subject(),
 		"trigger", rt.trigger.Name, "subscriber", rt.target.name, "status", status, "error", cause.Error())

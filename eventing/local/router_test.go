@@ -18,9 +18,11 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/eventing/local"
+	"github.com/xmojo/diary/shared/metrics"
 )
 
 // testManifests is a Broker with fast retries and Triggers with different filters.
@@ -299,6 +301,7 @@ func TestRetriesThenDeliversOrDeadLetters(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			janitor, dead := &consumer{script: tt.script}, &consumer{}
+			deadLetters := testutil.ToFloat64(metrics.DeadLetters.WithLabelValues(local.PingType))
 			var logs bytes.Buffer
 			r, err := local.NewRouter(load(t, testManifests), local.Options{
 				Handlers: map[string]http.Handler{"indexer": &consumer{}, "janitor": janitor, "audit": &consumer{}, "dead-letters": dead},
@@ -326,6 +329,9 @@ func TestRetriesThenDeliversOrDeadLetters(t *testing.T) {
 			}
 			if dead.count() != wantDead {
 				t.Fatalf("dead-letter sink received %d events, want %d", dead.count(), wantDead)
+			}
+			if got := testutil.ToFloat64(metrics.DeadLetters.WithLabelValues(local.PingType)) - deadLetters; got != float64(wantDead) {
+				t.Errorf("diary_dead_letters_total grew by %v, want %d", got, wantDead)
 			}
 			if tt.wantDead {
 				if got := dead.received[0].header.Get("Ce-Knativeerrordest"); got != "janitor" {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/store"
@@ -65,6 +66,9 @@ type Config struct {
 	// retries and an operator re-sending a dead letter the same day. An older tick is
 	// refused; the next daily tick does the same work.
 	EventMaxAge time.Duration `envconfig:"CLEANUP_EVENT_MAX_AGE" default:"24h"`
+	// MetricsAddress is where the janitor serves GET /metrics (shared/metrics: its runs'
+	// last success, database and S3 errors) on a listener of its own; empty serves none.
+	MetricsAddress string `envconfig:"METRICS_ADDRESS"`
 	// Clock is the janitor's own time, from which every cut-off is computed; nil means
 	// time.Now. Tests set it.
 	Clock func() time.Time `ignored:"true"`
@@ -99,6 +103,8 @@ type Function struct {
 	objects objectRemover
 	logger  *slog.Logger
 	ownsDB  bool
+	// metrics is the listener Start opened, if any.
+	metrics *metrics.Listener
 }
 
 // New returns a janitor that connects in Start.
@@ -139,14 +145,24 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		}
 		return fmt.Errorf("janitor: %w", err)
 	}
+	if cfg.MetricsAddress != "" {
+		if f.metrics, err = metrics.Serve(cfg.MetricsAddress); err != nil {
+			db.Close()
+			return fmt.Errorf("janitor: %w", err)
+		}
+	}
 	f.cfg, f.db, f.objects, f.logger, f.ownsDB = cfg, db, objects, slog.Default(), true
+	metrics.Started("janitor")
 	return nil
 }
 
 // Stop closes the connections Start opened.
-func (f *Function) Stop(context.Context) error {
+func (f *Function) Stop(ctx context.Context) error {
 	if f.ownsDB && f.db != nil {
 		f.db.Close()
+	}
+	if f.metrics != nil {
+		return f.metrics.Close(ctx)
 	}
 	return nil
 }

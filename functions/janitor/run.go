@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/store"
 )
@@ -236,7 +237,7 @@ func (r *run) setProgress(ctx context.Context, progress int) error {
 // finish marks the run and its users' jobs succeeded and records the event as handled,
 // in one transaction: after it, a redelivery does nothing.
 func (r *run) finish(ctx context.Context) error {
-	return store.Transact(ctx, r.f.db, func(tx pgx.Tx) error {
+	err := store.Transact(ctx, r.f.db, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			UPDATE jobs SET status = 'succeeded', progress = 100, error = NULL, finished_at = now(), updated_at = now()
 			 WHERE id = $1 OR parent_id = $1`, r.id)
@@ -251,6 +252,10 @@ func (r *run) finish(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err == nil {
+		metrics.JobSucceeded("cleanup") // the kind of the run's jobs (begin)
+	}
+	return err
 }
 
 // fail marks the run and its users' jobs failed with a message fit for users; the

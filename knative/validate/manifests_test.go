@@ -30,10 +30,13 @@ import (
 	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	"knative.dev/eventing/pkg/apis/feature"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	networkingv1alpha1 "knative.dev/networking/pkg/apis/networking/v1alpha1"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingv1beta1 "knative.dev/serving/pkg/apis/serving/v1beta1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/xmojo/diary/knative/validate/deploy"
 )
 
 // roots are the directories whose manifests are checked, relative to this package.
@@ -81,6 +84,12 @@ func newObject(apiVersion, kind string) (obj any, skip string, err error) {
 		return &batchv1.Job{}, "", nil
 	case "networking.k8s.io/v1 NetworkPolicy":
 		return &networkingv1.NetworkPolicy{}, "", nil
+	case "networking.internal.knative.dev/v1alpha1 ClusterDomainClaim":
+		return &networkingv1alpha1.ClusterDomainClaim{}, "", nil
+	case "deploy.diary.xmojo.net/v1 " + deploy.SettingsKind:
+		return nil, "scripts/deploy's settings, not a cluster object (TestDeploySettingsOfEveryOverlay reads them)", nil
+	case "monitoring.coreos.com/v1 PrometheusRule":
+		return nil, "the Prometheus Operator's, checked by knative/monitoring's tests", nil
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
 		return nil, "a kustomization is kustomize's input, not a cluster object; its resources are checked as files", nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/outage"
 )
 
@@ -17,6 +18,9 @@ const defaultMaxConcurrent = 2
 // the CPU or memory. KDF and Passwords each hold one; it is safe for concurrent use.
 type Bound struct {
 	sem chan struct{}
+	// name labels the bound's metrics (metrics.BoundInUse ...); set once by its user
+	// (NewPasswords, NewKDF) before any Acquire.
+	name string
 }
 
 // NewBound returns a Bound of maxConcurrent slots; maxConcurrent <= 0 means 2.
@@ -37,10 +41,25 @@ func (b *Bound) Acquire(ctx context.Context) error {
 	}
 	select {
 	case b.sem <- struct{}{}:
+		if b.name != "" {
+			metrics.BoundInUse.WithLabelValues(b.name).Inc()
+		}
 		return nil
 	case <-ctx.Done():
+		if b.name != "" && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			metrics.BoundTimeouts.WithLabelValues(b.name).Inc()
+		}
 		return gaveUp(ctx.Err())
 	}
+}
+
+// label names the bound in the metrics (its slots, those in use, the waits that ran out
+// of time): "argon2id" or "bcrypt".
+func (b *Bound) label(name string) {
+	b.name = name
+	metrics.BoundSlots.WithLabelValues(name).Set(float64(cap(b.sem)))
+	metrics.BoundInUse.WithLabelValues(name).Add(0)
+	metrics.BoundTimeouts.WithLabelValues(name).Add(0)
 }
 
 // gaveUp is the error of an Acquire that got no slot because ctx ended. A deadline means
@@ -57,4 +76,7 @@ func gaveUp(err error) error {
 // Release gives back a slot taken by Acquire.
 func (b *Bound) Release() {
 	<-b.sem
+	if b.name != "" {
+		metrics.BoundInUse.WithLabelValues(b.name).Dec()
+	}
 }

@@ -40,7 +40,10 @@ func NewKDF(maxConcurrent int) *KDF {
 }
 
 func (k *KDF) init(maxConcurrent int) {
-	k.once.Do(func() { k.bound = NewBound(maxConcurrent) })
+	k.once.Do(func() {
+		k.bound = NewBound(maxConcurrent)
+		k.bound.label("argon2id")
+	})
 }
 
 // Derive returns the KeySize-byte Argon2id key for password and salt. It

@@ -43,6 +43,7 @@ func NewPasswords(bound *Bound) *Passwords {
 	if bound == nil {
 		bound = NewBound(0)
 	}
+	bound.label("bcrypt")
 	return &Passwords{bound: bound}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -109,12 +110,19 @@ func Succeed(ctx context.Context, db store.DBTX, id string, result map[string]an
 	if err != nil {
 		return fmt.Errorf("job: succeed: %w", err)
 	}
-	if _, err := db.Exec(ctx, `
+	var kind string
+	err = db.QueryRow(ctx, `
 		UPDATE jobs SET status = 'succeeded', progress = 100, error = NULL, result = result || $2::jsonb,
 		       finished_at = now(), updated_at = now()
-		WHERE id = $1 AND status IN ('queued', 'running')`, id, merge); err != nil {
+		WHERE id = $1 AND status IN ('queued', 'running')
+		RETURNING kind`, id, merge).Scan(&kind)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // already finished: nothing changed
+	}
+	if err != nil {
 		return fmt.Errorf("job: succeed: %w", store.Translate(err))
 	}
+	metrics.JobSucceeded(kind)
 	return nil
 }
 
@@ -124,11 +132,18 @@ func Fail(ctx context.Context, db store.DBTX, id, message string) error {
 	if r := []rune(message); len(r) > 500 {
 		message = string(r[:500])
 	}
-	if _, err := db.Exec(ctx, `
+	var kind string
+	err := db.QueryRow(ctx, `
 		UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
-		WHERE id = $1 AND status IN ('queued', 'running')`, id, message); err != nil {
+		WHERE id = $1 AND status IN ('queued', 'running')
+		RETURNING kind`, id, message).Scan(&kind)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // already finished: nothing changed
+	}
+	if err != nil {
 		return fmt.Errorf("job: fail: %w", store.Translate(err))
 	}
+	metrics.JobFailed(kind)
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/outage"
 )
 
@@ -285,6 +286,7 @@ func (s *Store) objectGone(ctx context.Context, op string, err error) (bool, err
 
 // bucketMissing is ErrBucketMissing for op, an outage, with the store's answer.
 func (s *Store) bucketMissing(op string, err error) error {
+	metrics.S3Errors.WithLabelValues(operation(op)).Inc()
 	return fmt.Errorf("%s: bucket %q: %w: %w: %w", op, s.bucket, ErrBucketMissing, outage.ErrUnavailable, err)
 }
 
@@ -313,10 +315,21 @@ func isNotFound(err error) bool {
 		(errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusNotFound)
 }
 
+// operation is the metrics label of op ("objstore: head object: head bucket" is
+// head_object): the call the caller made.
+func operation(op string) string {
+	op = strings.TrimPrefix(op, "objstore: ")
+	op, _, _ = strings.Cut(op, ":")
+	return strings.ReplaceAll(op, " ", "_")
+}
+
 // classify wraps err with op, and with outage.ErrUnavailable when the store could not be
 // reached or is failing, so the call may succeed later (see failing). httpapi.Fail answers
 // such an error with 503 and Retry-After.
 func classify(op string, err error) error {
+	if !errors.Is(err, context.Canceled) {
+		metrics.S3Errors.WithLabelValues(operation(op)).Inc()
+	}
 	if failing(err) {
 		return fmt.Errorf("%s: %w: %w", op, outage.ErrUnavailable, err)
 	}

@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/outage"
 )
@@ -357,11 +359,17 @@ func TestMissingBucketIsAnOutage(t *testing.T) {
 		},
 		"Delete": func() error { return s.Delete(ctx, testKey()) },
 	}
+	ops := map[string]string{"Head": "head_object", "Delete": "delete_object"}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
+			before := testutil.ToFloat64(metrics.S3Errors.WithLabelValues(ops[name]))
 			err := call()
 			if !errors.Is(err, objstore.ErrBucketMissing) || !errors.Is(err, outage.ErrUnavailable) {
 				t.Errorf("%s() in a missing bucket = %v, want ErrBucketMissing and outage.ErrUnavailable", name, err)
+			}
+			// Parallel tests may fail the same call too: at least this one is counted.
+			if got := testutil.ToFloat64(metrics.S3Errors.WithLabelValues(ops[name])) - before; got < 1 {
+				t.Errorf("diary_s3_errors_total{operation=%q} grew by %v, want at least 1", ops[name], got)
 			}
 		})
 	}

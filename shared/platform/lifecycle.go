@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/xmojo/diary/shared/httpapi"
+	"github.com/xmojo/diary/shared/metrics"
 )
 
 // Lifecycle is the part of knative func's contract that every HTTP function shares:
@@ -37,6 +38,7 @@ type serving struct {
 // closes svc.
 func (l *Lifecycle) Serve(handler http.Handler, svc *Services, owned bool) {
 	l.serving.Store(&serving{handler: handler, svc: svc, owned: owned})
+	metrics.Started(l.Name)
 }
 
 // Handle serves one HTTP request with the handler Serve installed; until then it answers

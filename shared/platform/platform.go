@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/xmojo/diary/shared/config"
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/outage"
 	"github.com/xmojo/diary/shared/session"
 	"github.com/xmojo/diary/shared/store"
@@ -28,6 +29,10 @@ type Config struct {
 	JWTIssuer    string `envconfig:"JWT_ISSUER" default:"diary-auth"`
 	JWTAudience  string `envconfig:"JWT_AUDIENCE" default:"diary-api"`
 	SessionKey   string `envconfig:"SESSION_KEY" required:"true"`
+	// MetricsAddress is where the function serves GET /metrics (shared/metrics) on a
+	// listener of its own, which the public host never reaches; empty serves none. In the
+	// all-in-one process the gateway's listener serves them instead.
+	MetricsAddress string `envconfig:"METRICS_ADDRESS"`
 }
 
 // Services are the live connections built from Config.
@@ -36,6 +41,8 @@ type Services struct {
 	Redis    *redis.Client
 	Sessions *session.Store
 	Verifier *token.Verifier
+	// metrics is the metrics listener Connect started, if any.
+	metrics *metrics.Listener
 }
 
 // Connect opens the connections. Errors name the setting at fault, never its value nor a
@@ -72,12 +79,19 @@ func Connect(ctx context.Context, cfg Config) (*Services, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("platform: SESSION_KEY: %w", err)
 	}
-	return &Services{
+	svc := &Services{
 		DB:       db,
 		Redis:    rdb,
 		Sessions: sessions,
 		Verifier: token.NewVerifier(pub, cfg.JWTIssuer, cfg.JWTAudience),
-	}, nil
+	}
+	if cfg.MetricsAddress != "" {
+		if svc.metrics, err = metrics.Serve(cfg.MetricsAddress); err != nil {
+			svc.Close()
+			return nil, fmt.Errorf("platform: %w", err)
+		}
+	}
+	return svc, nil
 }
 
 // Ready reports whether PostgreSQL and Redis answer. A failure names the one that does not
@@ -96,4 +110,7 @@ func (s *Services) Ready(ctx context.Context) (bool, error) {
 func (s *Services) Close() {
 	s.DB.Close()
 	_ = s.Redis.Close()
+	if s.metrics != nil {
+		_ = s.metrics.Close(context.Background())
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/outage"
 )
 
@@ -75,8 +76,12 @@ func Translate(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, outage.ErrUnavailable) {
+	var seen *failed
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.As(err, &seen) {
 		return err
+	}
+	if errors.Is(err, outage.ErrUnavailable) {
+		return err // another package's outage: not the database's
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
@@ -87,15 +92,31 @@ func Translate(err error) error {
 		case "23505", "23P01": // unique_violation, exclusion_violation
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		case "57P01", "57P02", "57P03", "53300": // shutdown, too many connections
-			return fmt.Errorf("%w: %w", outage.ErrUnavailable, err)
+			return count("unavailable", fmt.Errorf("%w: %w", outage.ErrUnavailable, err))
 		}
-		return err
+		return count("error", err)
 	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) || pgconn.SafeToRetry(err) {
-		return fmt.Errorf("%w: %w", outage.ErrUnavailable, err)
+		return count("unavailable", fmt.Errorf("%w: %w", outage.ErrUnavailable, err))
 	}
-	return err
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err // the caller's time, not the database
+	}
+	return count("error", err)
+}
+
+// failed marks a database error counted in metrics.DBErrors, so that translating it
+// again (each layer may) does not count it twice. It changes neither the message nor
+// what errors.Is and errors.As find.
+type failed struct{ error }
+
+func (f *failed) Unwrap() error { return f.error }
+
+// count records err in metrics.DBErrors under class and marks it counted.
+func count(class string, err error) error {
+	metrics.DBErrors.WithLabelValues(class).Inc()
+	return &failed{err}
 }
 
 // IsUniqueViolation reports whether err came from the named unique constraint, for the
