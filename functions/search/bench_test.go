@@ -33,7 +33,9 @@ import (
 //   - api: the whole POST /api/v1/search handler (token check, session, key, query, 20
 //     hits decrypted, snippets, JSON), in process.
 //
-// It also reports the index sizes per entry. The entries are written once (the user's id
+// It also reports the index sizes per entry. SEARCH_BENCH_ONLY runs only the queries whose
+// name holds it; SEARCH_BENCH_PER_CLIENT_1 and _16 set the calls per client of each way
+// (60 and 10). The entries are written once (the user's id
 // is fixed) and reused by later runs while SEARCH_BENCH_KEEP=1; otherwise the user (and
 // with it every row: ON DELETE CASCADE) and the scratch table are dropped at the end.
 //
@@ -74,7 +76,15 @@ func BenchmarkSearch100k(b *testing.B) {
 	}
 	fmt.Printf("\nsearch over %d entries of one uce user (limit 20)\n", n)
 	fmt.Printf("%-32s %7s %8s | %-17s | %-17s | %-17s | %s\n", "query", "clients", "hits", "blind p50 / p95", "plain p50 / p95", "api p50 / p95", "blind/plain p95")
+	only := os.Getenv("SEARCH_BENCH_ONLY") // a substring of the query names to run
 	for _, q := range queries {
+		if only != "" && !strings.Contains(q.name, only) {
+			continue
+		}
+		// An access token lives 15 minutes: a fresh one for each query.
+		if u.AccessToken, _, err = testenv.Issuer(b).Issue(u.ID, u.SessionID, "uce"); err != nil {
+			b.Fatal(err)
+		}
 		parsed, err := blindindex.ParseQuery(q.blind)
 		if err != nil {
 			b.Fatalf("ParseQuery(%q): %v", q.blind, err)
@@ -105,9 +115,9 @@ func BenchmarkSearch100k(b *testing.B) {
 			return nil
 		}
 		for _, clients := range []int{1, 16} {
-			perClient := 10 // 160 calls of each way at 16 clients
+			perClient := benchSamples(b, "SEARCH_BENCH_PER_CLIENT_16", 10) // 160 calls of each way at 16 clients
 			if clients == 1 {
-				perClient = 60
+				perClient = benchSamples(b, "SEARCH_BENCH_PER_CLIENT_1", 60)
 			}
 			lat := latencies(b, clients, perClient, blind, plain, api)
 			bl, pl, ap := lat[0], lat[1], lat[2]
@@ -128,6 +138,16 @@ func BenchmarkSearch100k(b *testing.B) {
 	fmt.Printf("\nindex size: search_index %.0f MB (table, TOAST and GIN; %d rows of other users), plain %.0f MB\n", blindBytes/1e6, others, plainBytes/1e6)
 	fmt.Printf("per entry: tokens %.0f B (%.0f lexemes), tokens_prefixed %.0f B (%.0f lexemes), plain tsvector %.0f B; whole relation %.0f B vs %.0f B\n",
 		tokensBytes, lexemes, prefixedBytes, prefixedLexemes, plainTSV, blindBytes/float64(n), plainBytes/float64(n))
+}
+
+// benchSamples reads a sample count from the environment variable name, def when unset.
+func benchSamples(b *testing.B, name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		if _, err := fmt.Sscan(s, &def); err != nil || def < 1 {
+			b.Fatalf("%s: want a positive integer", name)
+		}
+	}
+	return def
 }
 
 // plainSearch is findHits's SQL over the plaintext scratch table.
@@ -245,9 +265,7 @@ func benchCorpus(b *testing.B, svc *platform.Services, n int) testenv.User {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if u.AccessToken, _, err = testenv.Issuer(b).Issue(u.ID, sess.ID, "uce"); err != nil {
-		b.Fatal(err)
-	}
+	u.SessionID = sess.ID
 	return u
 }
 

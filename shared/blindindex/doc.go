@@ -20,5 +20,6 @@
 // text (Snippet), never stored.
 //
 // Every writer of uce entry text writes its tokens here (Tokens, then Put; OnOpen for the
-// intake redemption), in the transaction of the write; the search function reads them (Search, Stats).
+// intake redemption), in the transaction of the write; the search function reads them
+// with its own SQL (ParseQuery, Key.TSQuery, Snippet).
 package blindindex
