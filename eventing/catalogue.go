@@ -89,7 +89,7 @@ var Catalogue = []EventSpec{
 		Source:     SourceEntries,
 		Subject:    "the entry id",
 		Payload:    reflect.TypeFor[EntryChanged](),
-		Producer:   "entries (every change), and fbsync for the entries it imports (intake.Deliver)",
+		Producer:   "entries (its writes, and the redemption of pending intake boxes as updated); the producers that deliver through shared/intake (created, after their commit): fbsync, the importer",
 		Planned:    []string{"indexer"},
 		Redelivery: "consumers key their effect on (entry_id, version): an older or equal version than the one already applied is acknowledged and ignored",
 	},

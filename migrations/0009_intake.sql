@@ -26,7 +26,8 @@ CREATE INDEX entries_intake_pending_idx ON entries (user_id, created_at, id) WHE
 
 -- +goose Down
 -- Pending boxes cannot be turned into either older body without the user's key: going down
--- refuses while any is left (redeem them first, by the users' logins).
+-- refuses while any is left (redeem them first, by the users' next requests). An e2e entry
+-- that holds an intake box keeps it as its ciphertext, without the format marker.
 -- +goose StatementBegin
 DO $$
 BEGIN

@@ -7,15 +7,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/shared/entryhistory"
 	"github.com/xmojo/diary/shared/store"
 )
 
 // Kinds of change, as written to entry_events and sent in entry.changed events.
 const (
-	changeCreated  = "created"
-	changeUpdated  = "updated"
-	changeDeleted  = "deleted"
-	changeRestored = "restored"
+	changeCreated  = entryhistory.Created
+	changeUpdated  = entryhistory.Updated
+	changeDeleted  = entryhistory.Deleted
+	changeRestored = entryhistory.Restored
 )
 
 // historyItem is one row of an entry's history.
@@ -27,12 +28,8 @@ type historyItem struct {
 
 // insertEntryEvent records a change of the entry, in the transaction of the change.
 func insertEntryEvent(ctx context.Context, db store.DBTX, userID, entryID, eventType string, version int, at time.Time) error {
-	_, err := db.Exec(ctx, `
-		INSERT INTO entry_events (entry_id, user_id, event_type, version, at)
-		VALUES ($1, $2, $3, $4, $5)`,
-		entryID, userID, eventType, version, at)
-	if err != nil {
-		return fmt.Errorf("entries: insert entry event: %w", store.Translate(err))
+	if err := entryhistory.Record(ctx, db, userID, entryID, eventType, version, at); err != nil {
+		return fmt.Errorf("entries: %w", err)
 	}
 	return nil
 }

@@ -78,18 +78,7 @@ func (req entryRequest) validate(tier string) (entryInput, error) {
 			in.ciphertext = ct
 		}
 	}
-	if req.Mood != nil {
-		mood, msg := entryfields.NormaliseMood(*req.Mood)
-		if msg != "" {
-			fields["mood"] = msg
-		}
-		in.mood = mood
-	}
-	tags, msg := entryfields.NormaliseTags(req.Tags)
-	if msg != "" {
-		fields["tags"] = msg
-	}
-	in.tags = tags
+	in.mood, in.tags = entryfields.NormaliseMeta(req.Mood, req.Tags, fields)
 	if req.Source != nil {
 		if !entryfields.ValidSource(*req.Source) {
 			fields["source"] = entryfields.SourceRule()

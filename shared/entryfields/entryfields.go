@@ -82,15 +82,40 @@ func NormaliseMood(raw string) (*string, string) {
 	return &mood, ""
 }
 
-// CheckText checks a uce title (nil: none) and content against their limits, and returns
-// a message per field that breaks one.
+// NormaliseMeta normalises an entry's mood (nil: none) and tags, and adds a message to
+// fields for each that breaks a rule.
+func NormaliseMeta(mood *string, tags []string, fields map[string]string) (*string, []string) {
+	var m *string
+	if mood != nil {
+		var msg string
+		if m, msg = NormaliseMood(*mood); msg != "" {
+			fields["mood"] = msg
+		}
+	}
+	t, msg := NormaliseTags(tags)
+	if msg != "" {
+		fields["tags"] = msg
+	}
+	return m, t
+}
+
+// CheckText checks a uce title (nil: none) and content against their limits and for
+// valid UTF-8 (what a JSON request always decodes to, and what a job must deliver, so that
+// the text read back is the text given), and returns a message per field that breaks one.
 func CheckText(title *string, content string) map[string]string {
 	fields := map[string]string{}
-	if len(content) > MaxContentBytes {
+	switch {
+	case len(content) > MaxContentBytes:
 		fields["content"] = fmt.Sprintf("must be at most %d bytes", MaxContentBytes)
+	case !utf8.ValidString(content):
+		fields["content"] = "must be valid UTF-8"
 	}
-	if title != nil && utf8.RuneCountInString(*title) > MaxTitleChars {
+	switch {
+	case title == nil:
+	case utf8.RuneCountInString(*title) > MaxTitleChars:
 		fields["title"] = fmt.Sprintf("must be at most %d characters", MaxTitleChars)
+	case !utf8.ValidString(*title):
+		fields["title"] = "must be valid UTF-8"
 	}
 	return fields
 }

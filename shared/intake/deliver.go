@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/shared/entryfields"
+	"github.com/xmojo/diary/shared/entryhistory"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/userlock"
 )
@@ -60,13 +61,6 @@ type Delivered struct {
 	// Pending is true for a uce user's entry, which waits for redemption; false for e2e.
 	Pending bool
 }
-
-// changeCreated and changeUpdated are the entry_events kinds intake writes, the same
-// values the entries function writes.
-const (
-	changeCreated = "created"
-	changeUpdated = "updated"
-)
 
 // Deliver seals in.Body to the user's public key and inserts it as a new entry in tx, the
 // way the entries function creates one: under the user's entry lock (userlock.Entries,
@@ -134,10 +128,10 @@ func Deliver(ctx context.Context, tx pgx.Tx, pending *Pending, in Incoming) (Del
 	if err != nil {
 		return Delivered{}, fmt.Errorf("intake: deliver: insert entry: %w", store.Translate(err))
 	}
-	if err := insertEntryEvent(ctx, tx, n.UserID, n.EntryID, changeCreated, version, at); err != nil {
+	if err := entryhistory.Record(ctx, tx, n.UserID, n.EntryID, entryhistory.Created, version, at); err != nil {
 		return Delivered{}, fmt.Errorf("intake: deliver: %w", err)
 	}
-	d := Delivered{UserID: n.UserID, EntryID: n.EntryID, Change: changeCreated, Version: version, Pending: tier == "uce"}
+	d := Delivered{UserID: n.UserID, EntryID: n.EntryID, Change: entryhistory.Created, Version: version, Pending: tier == "uce"}
 	if d.Pending {
 		// Marked while the entry lock is held, so a redemption that clears the mark (under
 		// the same lock) cannot slip between this insert's commit and the mark.
@@ -164,18 +158,7 @@ func (in Incoming) normalise() (Incoming, error) {
 	if in.Source == entryfields.DefaultSource || !entryfields.ValidSource(in.Source) {
 		fields["source"] = "must be one of " + strings.Join(entryfields.Sources[1:], ", ")
 	}
-	if in.Mood != nil {
-		mood, msg := entryfields.NormaliseMood(*in.Mood)
-		if msg != "" {
-			fields["mood"] = msg
-		}
-		in.Mood = mood
-	}
-	tags, msg := entryfields.NormaliseTags(in.Tags)
-	if msg != "" {
-		fields["tags"] = msg
-	}
-	in.Tags = tags
+	in.Mood, in.Tags = entryfields.NormaliseMeta(in.Mood, in.Tags, fields)
 	if len(fields) > 0 {
 		return Incoming{}, &InvalidError{Fields: fields}
 	}
@@ -196,15 +179,3 @@ func (e *InvalidError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *InvalidError) Unwrap() error { return ErrInvalid }
-
-// insertEntryEvent writes the history row of a change, as the entries function does.
-func insertEntryEvent(ctx context.Context, tx pgx.Tx, userID, entryID, eventType string, version int, at time.Time) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO entry_events (entry_id, user_id, event_type, version, at)
-		VALUES ($1, $2, $3, $4, $5)`,
-		entryID, userID, eventType, version, at)
-	if err != nil {
-		return fmt.Errorf("insert entry event: %w", store.Translate(err))
-	}
-	return nil
-}

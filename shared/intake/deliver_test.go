@@ -159,6 +159,7 @@ func TestDeliverRefuses(t *testing.T) {
 	}{
 		{"content over the limit", Incoming{UserID: u.ID, Body: Body{Content: long + "x"}, Source: "import"}, ErrInvalid},
 		{"title over the limit", Incoming{UserID: u.ID, Body: Body{Title: ptr(strings.Repeat("é", entryfields.MaxTitleChars+1)), Content: "x"}, Source: "import"}, ErrInvalid},
+		{"content not UTF-8", Incoming{UserID: u.ID, Body: Body{Content: "a\xffb"}, Source: "import"}, ErrInvalid},
 		{"source app", Incoming{UserID: u.ID, Body: Body{Content: "x"}, Source: "app"}, ErrInvalid},
 		{"unknown source", Incoming{UserID: u.ID, Body: Body{Content: "x"}, Source: "myspace"}, ErrInvalid},
 		{"too many tags", Incoming{UserID: u.ID, Body: Body{Content: "x"}, Source: "import", Tags: strings.Split(strings.Repeat("t,", 33), ",")}, ErrInvalid},

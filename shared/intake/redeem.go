@@ -11,6 +11,7 @@ import (
 
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/entrybody"
+	"github.com/xmojo/diary/shared/entryhistory"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/userlock"
 )
@@ -157,7 +158,7 @@ func redeemBoxes(ctx context.Context, tx pgx.Tx, userID string, masterKey []byte
 		if err != nil {
 			return nil, fmt.Errorf("entry %s: re-seal: %w", b.id, store.Translate(err))
 		}
-		if err := insertEntryEvent(ctx, tx, userID, b.id, changeUpdated, version, at); err != nil {
+		if err := entryhistory.Record(ctx, tx, userID, b.id, entryhistory.Updated, version, at); err != nil {
 			return nil, fmt.Errorf("entry %s: %w", b.id, err)
 		}
 		if onOpen != nil {
@@ -165,7 +166,7 @@ func redeemBoxes(ctx context.Context, tx pgx.Tx, userID string, masterKey []byte
 				return nil, fmt.Errorf("entry %s: on open: %w", b.id, err)
 			}
 		}
-		out = append(out, Delivered{UserID: userID, EntryID: b.id, Change: changeUpdated, Version: version})
+		out = append(out, Delivered{UserID: userID, EntryID: b.id, Change: entryhistory.Updated, Version: version})
 	}
 	return out, nil
 }
