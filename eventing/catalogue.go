@@ -157,7 +157,7 @@ var Catalogue = []EventSpec{
 		Source:     SourceEntries,
 		Subject:    "the entry id",
 		Payload:    reflect.TypeFor[EntryChanged](),
-		Producer:   "entries (its writes, and the redemption of pending intake boxes as updated); the producers that deliver through shared/intake (created, after their commit)",
+		Producer:   "entries (its writes, and the redemption of pending intake boxes as updated); the producers that deliver through shared/intake (created, after their commit): fbsync, the importer",
 		Redelivery: "consumers key their effect on (entry_id, version): an older or equal version than the one already applied is acknowledged and ignored",
 	},
 	{
