@@ -9,6 +9,9 @@ import (
 const (
 	// TypeEntryChanged is emitted after an entry is created, updated, deleted or restored.
 	TypeEntryChanged = "com.xmojo.diary.entry.changed"
+	// TypeAccountDeleted is emitted after an account was deleted (DELETE /api/v1/auth/me):
+	// its keys are erased and its sessions revoked; the purge removes the rest.
+	TypeAccountDeleted = "com.xmojo.diary.account.deleted"
 	// TypePing is the type PingSource gives its ticks.
 	TypePing = "dev.knative.sources.ping"
 )
@@ -16,6 +19,8 @@ const (
 // Sources, as CloudEvent source URIs.
 const (
 	SourceEntries = "/diary/entries"
+	// SourceAuth is the source of the auth function's events.
+	SourceAuth = "/diary/auth"
 	// SourceDailyCleanup is the source of the daily-cleanup PingSource's ticks, as Knative
 	// names it: /apis/v1/namespaces/<namespace>/pingsources/<name>.
 	SourceDailyCleanup = "/apis/v1/namespaces/diary/pingsources/daily-cleanup"
@@ -35,6 +40,13 @@ type EntryChanged struct {
 	// Change is "created", "updated", "deleted" or "restored".
 	Change  string `json:"change"`
 	Version int    `json:"version"`
+}
+
+// AccountDeleted is the payload of TypeAccountDeleted: the user and the purge job the
+// deletion queued, ids only.
+type AccountDeleted struct {
+	UserID string `json:"user_id"`
+	JobID  string `json:"job_id"`
 }
 
 // PingData is the JSON data the project's PingSources send.
@@ -74,6 +86,15 @@ var Catalogue = []EventSpec{
 		Producer:   "entries",
 		Planned:    []string{"indexer"},
 		Redelivery: "consumers key their effect on (entry_id, version): an older or equal version than the one already applied is acknowledged and ignored",
+	},
+	{
+		Type:       TypeAccountDeleted,
+		Source:     SourceAuth,
+		Subject:    "the user id",
+		Payload:    reflect.TypeFor[AccountDeleted](),
+		Producer:   "auth",
+		Consumers:  []string{"purge"},
+		Redelivery: "the purge resumes where it stopped (it deletes what is left, in batches) and a delivery for a user already purged, or one not marked deleted, is acknowledged and does nothing",
 	},
 	{
 		Type:       TypePing,
