@@ -113,7 +113,7 @@ func TestConfigDefaults(t *testing.T) {
 	for _, k := range []string{"STORAGE_QUOTA_BYTES", "KDF_CONCURRENCY", "BCRYPT_CONCURRENCY", "LOGIN_RATE_IP_LIMIT", "LOGIN_RATE_IP_WINDOW",
 		"LOGIN_FREE_FAILURES", "LOGIN_FAILURE_DELAY", "LOGIN_KNOWN_ADDRESS_TTL",
 		"LOGIN_RATE_ACCOUNT_LIMIT", "LOGIN_RATE_ACCOUNT_WINDOW", "SIGNUP_RATE_IP_LIMIT", "SIGNUP_RATE_IP_WINDOW",
-		"TRUSTED_PROXIES", "TRUSTED_PROXY_HOPS"} {
+		"TRUSTED_PROXIES", "TRUSTED_PROXY_HOPS", "SESSION_MAX_AGE", "K_SINK"} {
 		delete(env, k)
 		t.Setenv(k, "")
 		os.Unsetenv(k)
@@ -127,7 +127,7 @@ func TestConfigDefaults(t *testing.T) {
 		LoginRateIPLimit: 10, LoginRateIPWindow: time.Minute,
 		LoginFreeFailures: 3, LoginFailureDelay: time.Second,
 		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute, LoginKnownAddressTTL: 720 * time.Hour,
-		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour}
+		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour, SessionMaxAge: 90 * 24 * time.Hour}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}
