@@ -101,8 +101,8 @@ var Catalogue = []EventSpec{
 		Source:     SourceDailyCleanup,
 		Payload:    reflect.TypeFor[PingData](),
 		Producer:   "PingSource daily-cleanup (30 3 * * *, Etc/UTC), data {\"job\":\"cleanup\"}",
-		Consumers:  []string{"janitor"},
-		Redelivery: "the janitor records the event id in processed_events with the run's last write; a second delivery of a finished run is acknowledged and does nothing, one of a run that died half-way resumes it with the same cut-off times",
+		Consumers:  []string{"janitor", "purge"},
+		Redelivery: "the purge's sweep finishes the purges still pending, each resumable as above; the janitor records the event id in processed_events with the run's last write; a second delivery of a finished run is acknowledged and does nothing, one of a run that died half-way resumes it with the same cut-off times",
 	},
 }
 
