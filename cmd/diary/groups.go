@@ -7,6 +7,7 @@ import (
 	"github.com/xmojo/diary/functions/janitor"
 	"github.com/xmojo/diary/functions/jobs"
 	"github.com/xmojo/diary/functions/media"
+	"github.com/xmojo/diary/functions/purge"
 )
 
 // groupFunction is one endpoint group's function: its constructor and its OpenAPI
@@ -38,5 +39,6 @@ func groupFunctions() map[string]diary.HTTPFunction {
 func subscribers() map[string]any {
 	return map[string]any{
 		"janitor": janitor.New(),
+		"purge":   purge.New(),
 	}
 }
