@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -184,41 +183,10 @@ func randomBytes(t testing.TB, n int) []byte {
 	return b
 }
 
-// rowsMentioning counts, table by table, the rows of every table in the schema whose text
-// form (every column, as pg_dump would write it) contains needle: what a dump of the
-// database would still say about it.
+// rowsMentioning is what a dump of the database holds of needle, table by table.
 func rowsMentioning(t testing.TB, w *world, needle string) map[string]int {
 	t.Helper()
-	ctx := context.Background()
-	rows, err := w.svc.DB.Query(ctx, `
-		SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
-		WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	if err := rows.Err(); err != nil || len(tables) < 5 {
-		t.Fatalf("tables = %v, %v: the schema is not there", tables, err)
-	}
-	found := map[string]int{}
-	for _, table := range tables {
-		var n int
-		q := fmt.Sprintf(`SELECT count(*) FROM %s AS r WHERE r::text LIKE '%%' || $1 || '%%'`, table)
-		if err := w.svc.DB.QueryRow(ctx, q, needle).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		if n > 0 {
-			found[table] = n
-		}
-	}
-	return found
+	return testenv.RowsMentioning(t, w.svc.DB, needle)
 }
 
 // objectsLeft reports which of keys still exist.
