@@ -15,8 +15,8 @@
 // the MAC covers, is never set past created_at plus that lifetime. Each user's session ids
 // are also listed in a Redis set, so the user's sessions can be listed and all revoked at
 // once (password change, reset, logout everywhere, account deletion). The set and the
-// informational fields last_used_at (written at most once a minute, see Get) and
-// user_agent are not covered by the MAC: they decide nothing about what a session may do.
+// informational last_used_at and user_agent fields, and the sess:<id>:used key (the time
+// of use, written at most once a minute, see Get), are not covered by the MAC: they decide nothing about what a session may do.
 // A set member whose record is gone, or belongs to someone else, is ignored and dropped.
 package session
 
@@ -146,8 +146,9 @@ type record struct {
 	masterKey   string // standard base64 of the sealed key; empty for e2e
 	mac         string // standard base64 of HMAC-SHA256 under the record key
 	// Informational, outside the MAC: they decide nothing.
-	lastUsedAt string // RFC 3339 with nanoseconds, UTC
+	lastUsedAt string // RFC 3339 with nanoseconds, UTC: the login or the last refresh
 	userAgent  string
+	usedAt     string // from the key sess:<id>:used, not the hash: the last use, to a minute
 }
 
 // recordMACLabel starts the MAC input; a new record layout gets a new label.
@@ -216,16 +217,21 @@ func (r record) session() (Session, error) {
 		return Session{}, fmt.Errorf("session: corrupt record: %w", err)
 	}
 	// Not covered by the MAC: a missing or odd value shows the creation time instead.
-	if used, err := time.Parse(time.RFC3339Nano, r.lastUsedAt); err == nil && !used.Before(sess.CreatedAt) {
-		sess.LastUsedAt = used
-	} else {
-		sess.LastUsedAt = sess.CreatedAt
+	sess.LastUsedAt = sess.CreatedAt
+	for _, v := range []string{r.lastUsedAt, r.usedAt} {
+		if used, err := time.Parse(time.RFC3339Nano, v); err == nil && used.After(sess.LastUsedAt) {
+			sess.LastUsedAt = used
+		}
 	}
 	return sess, nil
 }
 
 func sessionRedisKey(id string) string { return "sess:" + id }
 func spentRedisKey(id string) string   { return "sess:" + id + ":spent" }
+
+// usedRedisKey names the time the session was last used (a string), apart from the record
+// so that functions allowed only to read sessions may be allowed to write it alone.
+func usedRedisKey(id string) string { return "sess:" + id + ":used" }
 
 // userRedisKey names the set of the user's session ids.
 func userRedisKey(userID string) string { return "user-sessions:" + userID }
@@ -326,22 +332,15 @@ func (s *Store) Get(ctx context.Context, id string) (Session, error) {
 		return Session{}, err
 	}
 	if now := s.now().UTC(); now.Sub(sess.LastUsedAt) >= touchInterval {
-		stamp := now.Format(time.RFC3339Nano)
-		if touchScript.Run(ctx, s.rdb, []string{sessionRedisKey(id)}, stamp).Err() == nil {
+		// A SET of its own key, never the record: it cannot bring a revoked session back,
+		// and one that races a revocation only leaves a key that expires with the session.
+		ttl := max(sess.ExpiresAt.Sub(now), time.Second)
+		if s.rdb.Set(ctx, usedRedisKey(id), now.Format(time.RFC3339Nano), ttl).Err() == nil {
 			sess.LastUsedAt = now
 		}
 	}
 	return sess, nil
 }
-
-// touchScript sets KEYS[1]'s last_used_at to ARGV[1] only while the session exists, so a
-// touch racing a revocation cannot leave a stray record behind.
-var touchScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'last_used_at', ARGV[1])
-end
-return 0
-`)
 
 // load reads the record of the session id and returns it only if its MAC verifies and it
 // has not expired; otherwise ErrNotFound.
@@ -349,14 +348,18 @@ func (s *Store) load(ctx context.Context, id string) (record, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return record{}, ErrNotFound
 	}
-	vals, err := s.rdb.HGetAll(ctx, sessionRedisKey(id)).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	hash := pipe.HGetAll(ctx, sessionRedisKey(id))
+	used := pipe.Get(ctx, usedRedisKey(id))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return record{}, redisError("get", err)
 	}
+	vals := hash.Val()
 	if len(vals) == 0 {
 		return record{}, ErrNotFound
 	}
 	rec := recordOf(id, vals)
+	rec.usedAt = used.Val()
 	if !rec.verify(s.macKey) {
 		return record{}, fmt.Errorf("%w: %w", ErrNotFound, ErrTampered)
 	}
@@ -504,7 +507,7 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 		return redisError("revoke", err)
 	}
 	pipe := s.rdb.TxPipeline()
-	pipe.Del(ctx, sessionRedisKey(id), spentRedisKey(id))
+	pipe.Del(ctx, sessionRedisKey(id), spentRedisKey(id), usedRedisKey(id))
 	if userID != "" {
 		pipe.SRem(ctx, userRedisKey(userID), id)
 	}
@@ -514,14 +517,14 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// revokeOwnedScript deletes the session KEYS[1] (and its spent hashes KEYS[2]) only when
-// it belongs to the user ARGV[1], and drops the id ARGV[2] from the user's set KEYS[3]
-// either way. It answers 1 when it deleted a session.
+// revokeOwnedScript deletes the session KEYS[1] (with its spent hashes KEYS[2] and its
+// time of use KEYS[4]) only when it belongs to the user ARGV[1], and drops the id ARGV[2]
+// from the user's set KEYS[3] either way. It answers 1 when it deleted a session.
 var revokeOwnedScript = redis.NewScript(`
 local owner = redis.call('HGET', KEYS[1], 'user_id')
 redis.call('SREM', KEYS[3], ARGV[2])
 if owner == ARGV[1] then
-  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
   return 1
 end
 return 0
@@ -529,7 +532,7 @@ return 0
 
 func (s *Store) revokeOwned(ctx context.Context, userID, id string) (bool, error) {
 	n, err := revokeOwnedScript.Run(ctx, s.rdb,
-		[]string{sessionRedisKey(id), spentRedisKey(id), userRedisKey(userID)}, userID, id).Int()
+		[]string{sessionRedisKey(id), spentRedisKey(id), userRedisKey(userID), usedRedisKey(id)}, userID, id).Int()
 	if err != nil {
 		return false, redisError("revoke", err)
 	}
@@ -586,11 +589,13 @@ func (s *Store) List(ctx context.Context, userID string) ([]Session, error) {
 	}
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	used := make([]*redis.StringCmd, len(ids))
 	for i, id := range ids {
 		cmds[i] = pipe.HGetAll(ctx, sessionRedisKey(id))
+		used[i] = pipe.Get(ctx, usedRedisKey(id))
 	}
 	if len(ids) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, redisError("list", err)
 		}
 	}
@@ -604,6 +609,7 @@ func (s *Store) List(ctx context.Context, userID string) ([]Session, error) {
 			continue
 		}
 		rec := recordOf(id, vals)
+		rec.usedAt = used[i].Val()
 		if _, err := uuid.Parse(id); err != nil || !rec.verify(s.macKey) || rec.userID != userID {
 			continue
 		}
