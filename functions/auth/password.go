@@ -40,6 +40,19 @@ func (s *server) callerAccount(ctx context.Context, c httpapi.Caller) (user, err
 	return u, nil
 }
 
+// confirmedAccount returns the caller's live account once password is confirmed against
+// it (confirmPassword): the start of every call that asks for the password again.
+func (s *server) confirmedAccount(r *http.Request, c httpapi.Caller, password string) (user, error) {
+	u, err := s.callerAccount(r.Context(), c)
+	if err != nil {
+		return user{}, err
+	}
+	if err := s.confirmPassword(r, u, password); err != nil {
+		return user{}, err
+	}
+	return u, nil
+}
+
 // confirmPassword checks password against the caller's account for a call that needs it
 // again (a password change, new recovery codes, the deletion): a stolen access token alone
 // must not be enough. The check is counted by the login protection, in the login scope and
@@ -137,13 +150,9 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, httpapi.Invalid(fields))
 		return
 	}
-	u, err := s.callerAccount(ctx, c)
+	u, err := s.confirmedAccount(r, c, req.CurrentPassword)
 	if err != nil {
 		httpapi.Fail(w, r, fmt.Errorf("auth: change password: %w", err))
-		return
-	}
-	if err := s.confirmPassword(r, u, req.CurrentPassword); err != nil {
-		httpapi.Fail(w, r, err)
 		return
 	}
 	masterKey, err := s.passwordMasterKey(ctx, u, req.CurrentPassword)

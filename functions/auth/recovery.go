@@ -90,13 +90,9 @@ func (s *server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request)
 		httpapi.Fail(w, r, httpapi.Invalid(fields))
 		return
 	}
-	u, err := s.callerAccount(ctx, c)
+	u, err := s.confirmedAccount(r, c, req.Password)
 	if err != nil {
 		httpapi.Fail(w, r, fmt.Errorf("auth: new recovery codes: %w", err))
-		return
-	}
-	if err := s.confirmPassword(r, u, req.Password); err != nil {
-		httpapi.Fail(w, r, err)
 		return
 	}
 	masterKey, err := s.passwordMasterKey(ctx, u, req.Password)

@@ -73,52 +73,37 @@ func (f *Function) purge(ctx context.Context, userID, jobID string) (result, err
 		return job.Progress(ctx, tx, jobID, pct, map[string]any{"entries_deleted": res.Entries, "media_deleted": res.Media})
 	}
 	// Entries first, under the user's entry lock as every entry writer (the janitor's purge
-	// too), in batches so no transaction holds a large user's rows for long.
-	for {
-		var n int64
-		err := store.Transact(ctx, f.db, func(tx pgx.Tx) error {
-			if _, err := userlock.Lock(ctx, tx, userID, userlock.Entries); err != nil {
-				return err
-			}
-			tag, err := tx.Exec(ctx, `
-				DELETE FROM entries WHERE id IN (SELECT id FROM entries WHERE user_id = $1 LIMIT $2)`,
-				userID, f.cfg.BatchSize)
-			if err != nil {
-				return fmt.Errorf("delete entries: %w", store.Translate(err))
-			}
-			n = tag.RowsAffected()
-			res.Entries += n
-			return progress(ctx, tx)
-		})
-		if err != nil {
-			return res, err
-		}
-		if n == 0 {
-			break
-		}
+	// too), in batches so no transaction holds a large user's rows for long; then the media
+	// rows, under the media lock (upload admissions take it).
+	batches := []struct {
+		lock  userlock.Class
+		query string
+		count *int64
+	}{
+		{userlock.Entries, `DELETE FROM entries WHERE id IN (SELECT id FROM entries WHERE user_id = $1 LIMIT $2)`, &res.Entries},
+		{userlock.Media, `DELETE FROM media WHERE id IN (SELECT id FROM media WHERE user_id = $1 LIMIT $2)`, &res.Media},
 	}
-	// Then media rows, under the media lock (upload admissions take it).
-	for {
-		var n int64
-		err := store.Transact(ctx, f.db, func(tx pgx.Tx) error {
-			if _, err := userlock.Lock(ctx, tx, userID, userlock.Media); err != nil {
-				return err
-			}
-			tag, err := tx.Exec(ctx, `
-				DELETE FROM media WHERE id IN (SELECT id FROM media WHERE user_id = $1 LIMIT $2)`,
-				userID, f.cfg.BatchSize)
+	for _, b := range batches {
+		for {
+			var n int64
+			err := store.Transact(ctx, f.db, func(tx pgx.Tx) error {
+				if _, err := userlock.Lock(ctx, tx, userID, b.lock); err != nil {
+					return err
+				}
+				tag, err := tx.Exec(ctx, b.query, userID, f.cfg.BatchSize)
+				if err != nil {
+					return fmt.Errorf("delete a batch: %w", store.Translate(err))
+				}
+				n = tag.RowsAffected()
+				*b.count += n
+				return progress(ctx, tx)
+			})
 			if err != nil {
-				return fmt.Errorf("delete media: %w", store.Translate(err))
+				return res, err
 			}
-			n = tag.RowsAffected()
-			res.Media += n
-			return progress(ctx, tx)
-		})
-		if err != nil {
-			return res, err
-		}
-		if n == 0 {
-			break
+			if n == 0 {
+				break
+			}
 		}
 	}
 	// The objects, by prefix: those of rows deleted above and any no row refers to.
