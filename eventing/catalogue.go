@@ -10,6 +10,9 @@ import (
 const (
 	// TypeEntryChanged is emitted after an entry is created, updated, deleted or restored.
 	TypeEntryChanged = "com.xmojo.diary.entry.changed"
+	// TypeAccountDeleted is emitted after an account was deleted (DELETE /api/v1/auth/me):
+	// its keys are erased and its sessions revoked; the purge removes the rest.
+	TypeAccountDeleted = "com.xmojo.diary.account.deleted"
 	// TypePing is the type PingSource gives its ticks.
 	TypePing = "dev.knative.sources.ping"
 	// TypeSearchReindexRequested is emitted when a uce user asks for their search index to
@@ -51,6 +54,8 @@ const (
 	// SourceFacebookSync is the source of the facebook-sync PingSource's hourly ticks in
 	// ManifestNamespace (PingSourceURI; in another namespace, that namespace's URI).
 	SourceFacebookSync = pingSourcePrefix + ManifestNamespace + pingSourceInfix + PingFacebookSync
+	// SourceAuth is the source of the auth function's events.
+	SourceAuth = "/diary/auth"
 )
 
 const (
@@ -123,6 +128,13 @@ type ImportRequested struct {
 	JobID    string `json:"job_id"`
 }
 
+// AccountDeleted is the payload of TypeAccountDeleted: the user and the purge job the
+// deletion queued, ids only.
+type AccountDeleted struct {
+	UserID string `json:"user_id"`
+	JobID  string `json:"job_id"`
+}
+
 // PingData is the JSON data the project's PingSources send.
 type PingData struct {
 	Job string `json:"job"`
@@ -170,12 +182,21 @@ var Catalogue = []EventSpec{
 		Redelivery: "the indexer records the event id in processed_events when the job finishes; a second delivery of a finished job is acknowledged and does nothing, one of a job that stopped half-way resumes after the last entry its progress recorded; every write is an upsert keyed on (entry_id, entry_version), so work done twice changes nothing",
 	},
 	{
+		Type:       TypeAccountDeleted,
+		Source:     SourceAuth,
+		Subject:    "the user id",
+		Payload:    reflect.TypeFor[AccountDeleted](),
+		Producer:   "auth",
+		Consumers:  []string{"purge"},
+		Redelivery: "the purge resumes where it stopped (it deletes what is left, in batches) and a delivery for a user already purged, or one not marked deleted, is acknowledged and does nothing",
+	},
+	{
 		Type:       TypePing,
 		Source:     SourceDailyCleanup,
 		Payload:    reflect.TypeFor[PingData](),
 		Producer:   "PingSource daily-cleanup (30 3 * * *, Etc/UTC), data {\"job\":\"cleanup\"}",
-		Consumers:  []string{"janitor"},
-		Redelivery: "the janitor records the event id in processed_events with the run's last write; a second delivery of a finished run is acknowledged and does nothing, one of a run that died half-way resumes it with the same cut-off times",
+		Consumers:  []string{"janitor", "purge"},
+		Redelivery: "the purge's sweep finishes the purges still pending, each resumable as above; the janitor records the event id in processed_events with the run's last write; a second delivery of a finished run is acknowledged and does nothing, one of a run that died half-way resumes it with the same cut-off times",
 	},
 	{
 		Type:       TypeIntegrationPullRequested,

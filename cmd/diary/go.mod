@@ -18,6 +18,7 @@ require (
 	github.com/xmojo/diary/functions/jobs v0.4.0
 	github.com/xmojo/diary/functions/media v0.4.0
 	github.com/xmojo/diary/functions/search v0.4.0
+	github.com/xmojo/diary/functions/purge v0.4.0
 	github.com/xmojo/diary/shared v0.4.0
 	sigs.k8s.io/yaml v1.6.0
 )

@@ -12,6 +12,7 @@ import (
 	"github.com/xmojo/diary/functions/janitor"
 	"github.com/xmojo/diary/functions/jobs"
 	"github.com/xmojo/diary/functions/media"
+	"github.com/xmojo/diary/functions/purge"
 	"github.com/xmojo/diary/functions/search"
 )
 
@@ -50,5 +51,6 @@ func subscribers() map[string]any {
 		"indexer":  indexer.New(),
 		"fbsync":   fbsync.New(),
 		"importer": importer.New(),
+		"purge":    purge.New(),
 	}
 }

@@ -162,7 +162,9 @@ func TestOpenAPIDocument(t *testing.T) {
 				}
 			}
 		}
-		if (method == "GET" || method == "DELETE") && len(op.RequestBody) > 0 {
+		// DELETE /api/v1/auth/me is the one DELETE with a body: API.md has the account's
+		// deletion confirmed with the password, {password}, which must not travel in a URL.
+		if (method == "GET" || method == "DELETE") && len(op.RequestBody) > 0 && name != "DELETE /api/v1/auth/me" {
 			t.Errorf("%s: a %s has no request body", name, method)
 		}
 	}

@@ -176,3 +176,34 @@ func BenchmarkConcurrentUCELogins(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeleteAccount is DELETE /me for a uce account with a second session: the
+// password check (bcrypt, cost 12, under the login protection), the transaction that
+// erases the keys and queues the purge, the revocation of every session (before and after
+// the commit) and the event. The keys are erased before the answer is sent; the target is
+// that they are gone less than 1 s after it. answer-ms is the whole call, mostly bcrypt;
+// gone-after-answer-ms is the time from the answer to having checked (one query and a
+// Redis listing) that no password hash, wrap of the master key, wrapped private key,
+// recovery code, key backup or session is left. The purge of the rows is
+// functions/purge's BenchmarkPurge.
+func BenchmarkDeleteAccount(b *testing.B) {
+	h := benchHarness(b)
+	var answer, after time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		a := insertAccount(b, h, "uce")
+		newSession(b, h, a.User.ID, "uce", sessionMasterKey(b, h, a.AccessToken))
+		b.StartTimer()
+		start := time.Now()
+		resp := do(b, h.h, a.ip, "DELETE", "/api/v1/auth/me", a.AccessToken, map[string]string{"password": a.Password})
+		answered := time.Now()
+		if resp.Code != http.StatusAccepted {
+			b.Fatalf("DELETE /me = %d %s, want 202", resp.Code, resp.Body)
+		}
+		assertKeyMaterialGone(b, h, a.User.ID)
+		answer += answered.Sub(start)
+		after += time.Since(answered)
+	}
+	b.ReportMetric(float64(answer.Microseconds())/1000/float64(b.N), "answer-ms")
+	b.ReportMetric(float64(after.Microseconds())/1000/float64(b.N), "gone-after-answer-ms")
+}

@@ -70,6 +70,12 @@ type Config struct {
 	// may make per SignupRateIPWindow. Each signup costs bcrypt and Argon2id and tells
 	// whether an email is taken, so it is bounded like a login.
 	SignupRateIPLimit int `envconfig:"SIGNUP_RATE_IP_LIMIT" default:"20"`
+	// SessionMaxAge is a session's absolute lifetime: however often it is refreshed, it
+	// ends this long after the login, and the user logs in again.
+	SessionMaxAge time.Duration `envconfig:"SESSION_MAX_AGE" default:"2160h"`
+	// Sink is where account.deleted events go: K_SINK, injected by the SinkBinding in the
+	// cluster and set by the local runner; empty drops them (no Broker).
+	Sink string `envconfig:"K_SINK"`
 	// SignupRateIPWindow is the fixed window of SignupRateIPLimit, starting at the first
 	// signup.
 	SignupRateIPWindow time.Duration `envconfig:"SIGNUP_RATE_IP_WINDOW" default:"1h"`

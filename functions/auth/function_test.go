@@ -115,7 +115,7 @@ func TestConfigDefaults(t *testing.T) {
 		"LOGIN_FREE_FAILURES", "LOGIN_FAILURE_DELAY", "LOGIN_KNOWN_ADDRESS_TTL",
 		"LOGIN_RATE_ACCOUNT_LIMIT", "LOGIN_RATE_ACCOUNT_WINDOW", "SIGNUP_RATE_IP_LIMIT", "SIGNUP_RATE_IP_WINDOW",
 		"TRUSTED_PROXIES", "TRUSTED_PROXY_HOPS", "FACEBOOK_APP_ID", "FACEBOOK_API_VERSION", "FACEBOOK_GRAPH_URL",
-		"FACEBOOK_DIALOG_URL"} {
+		"FACEBOOK_DIALOG_URL", "SESSION_MAX_AGE", "K_SINK"} {
 		delete(env, k)
 		t.Setenv(k, "")
 		os.Unsetenv(k)
@@ -130,7 +130,8 @@ func TestConfigDefaults(t *testing.T) {
 		LoginFreeFailures: 3, LoginFailureDelay: time.Second,
 		LoginRateAccountLimit: 5, LoginRateAccountWindow: 15 * time.Minute, LoginKnownAddressTTL: 720 * time.Hour,
 		SignupRateIPLimit: 20, SignupRateIPWindow: time.Hour,
-		Facebook: facebook.Config{APIVersion: "v25.0", GraphURL: "https://graph.facebook.com", DialogURL: "https://www.facebook.com"}}
+		Facebook:      facebook.Config{APIVersion: "v25.0", GraphURL: "https://graph.facebook.com", DialogURL: "https://www.facebook.com"},
+		SessionMaxAge: 90 * 24 * time.Hour}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}

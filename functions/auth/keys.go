@@ -143,3 +143,22 @@ func newRecoveryCodes(userID string, masterKey []byte) ([]string, []recoveryCode
 	}
 	return codes, rows, nil
 }
+
+// recoveryMasterKey opens a uce user's master key with a recovery code (already matched
+// by its hash to the row code): the code derives the key of that row's own wrap.
+func recoveryMasterKey(userID string, code recoveryCode, recoveryCode string) ([]byte, error) {
+	if len(code.Salt) == 0 || len(code.WrappedMasterKey) == 0 {
+		return nil, errors.New("auth: recovery master key: the code holds no wrap of the master key")
+	}
+	wrapKey, err := crypto.RecoveryKey(recoveryCode, code.Salt)
+	if err != nil {
+		return nil, fmt.Errorf("auth: recovery master key: %w", err)
+	}
+	defer clear(wrapKey)
+	key, err := crypto.Open(wrapKey, code.WrappedMasterKey,
+		crypto.AD{Owner: userID, Record: code.ID, Purpose: purposeRecoveryWrap})
+	if err != nil {
+		return nil, fmt.Errorf("auth: recovery master key: %w", err)
+	}
+	return key, nil
+}

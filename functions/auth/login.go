@@ -74,7 +74,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		}
 		defer clear(masterKey)
 	}
-	pair, err := s.openSession(ctx, u, masterKey)
+	pair, err := s.openSession(ctx, u, masterKey, r.UserAgent())
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return

@@ -22,6 +22,15 @@ var routesServed = []struct {
 	{"GET", "/api/v1/auth/features", true},
 	{"POST", "/api/v1/auth/verify-recovery-code", false},
 	{"POST", "/api/v1/auth/logout", true},
+	{"POST", "/api/v1/auth/change-password", true},
+	{"POST", "/api/v1/auth/reset-password", false},
+	{"POST", "/api/v1/auth/recovery-codes", true},
+	{"GET", "/api/v1/auth/sessions", true},
+	{"DELETE", "/api/v1/auth/sessions/{id}", true},
+	{"POST", "/api/v1/auth/logout-all", true},
+	{"PUT", "/api/v1/auth/key-backup", true},
+	{"GET", "/api/v1/auth/key-backup", true},
+	{"DELETE", "/api/v1/auth/me", true},
 }
 
 func TestRoutesServed(t *testing.T) {

@@ -75,47 +75,7 @@ func TestMasterKeyNeverStoredInClear(t *testing.T) {
 		}
 	}
 	// Redis: every key and everything it holds, and its DUMP.
-	var keys int
-	iter := h.svc.Redis.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
-		keys++
-		blobs = append(blobs, []byte(key))
-		if dump, err := h.svc.Redis.Dump(ctx, key).Result(); err == nil {
-			blobs = append(blobs, []byte(dump))
-		}
-		switch typ, _ := h.svc.Redis.Type(ctx, key).Result(); typ {
-		case "string":
-			v, _ := h.svc.Redis.Get(ctx, key).Bytes()
-			blobs = append(blobs, v)
-		case "hash":
-			m, _ := h.svc.Redis.HGetAll(ctx, key).Result()
-			for f, v := range m {
-				blobs = append(blobs, []byte(f), []byte(v))
-			}
-		case "set":
-			m, _ := h.svc.Redis.SMembers(ctx, key).Result()
-			for _, v := range m {
-				blobs = append(blobs, []byte(v))
-			}
-		case "list":
-			m, _ := h.svc.Redis.LRange(ctx, key, 0, -1).Result()
-			for _, v := range m {
-				blobs = append(blobs, []byte(v))
-			}
-		case "zset":
-			m, _ := h.svc.Redis.ZRange(ctx, key, 0, -1).Result()
-			for _, v := range m {
-				blobs = append(blobs, []byte(v))
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("SCAN: %v", err)
-	}
-	if keys == 0 {
-		t.Fatalf("SCAN found no Redis keys; the session should be there")
-	}
+	blobs = append(blobs, redisBlobs(t, h)...)
 	for name, secret := range secrets {
 		for form, needle := range encodings(secret) {
 			for _, blob := range blobs {
@@ -201,4 +161,53 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			t.Errorf("the logs contain the tail of a token (%.6s...)", s[i:])
 		}
 	}
+}
+
+// redisBlobs returns every key in Redis, everything each holds and its DUMP.
+func redisBlobs(t *testing.T, h harness) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	var blobs [][]byte
+	var keys int
+	iter := h.svc.Redis.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		keys++
+		blobs = append(blobs, []byte(key))
+		if dump, err := h.svc.Redis.Dump(ctx, key).Result(); err == nil {
+			blobs = append(blobs, []byte(dump))
+		}
+		switch typ, _ := h.svc.Redis.Type(ctx, key).Result(); typ {
+		case "string":
+			v, _ := h.svc.Redis.Get(ctx, key).Bytes()
+			blobs = append(blobs, v)
+		case "hash":
+			m, _ := h.svc.Redis.HGetAll(ctx, key).Result()
+			for f, v := range m {
+				blobs = append(blobs, []byte(f), []byte(v))
+			}
+		case "set":
+			m, _ := h.svc.Redis.SMembers(ctx, key).Result()
+			for _, v := range m {
+				blobs = append(blobs, []byte(v))
+			}
+		case "list":
+			m, _ := h.svc.Redis.LRange(ctx, key, 0, -1).Result()
+			for _, v := range m {
+				blobs = append(blobs, []byte(v))
+			}
+		case "zset":
+			m, _ := h.svc.Redis.ZRange(ctx, key, 0, -1).Result()
+			for _, v := range m {
+				blobs = append(blobs, []byte(v))
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("SCAN: %v", err)
+	}
+	if keys == 0 {
+		t.Fatalf("SCAN found no Redis keys; the session should be there")
+	}
+	return blobs
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/store"
@@ -58,4 +60,66 @@ func (s *server) verifyRecoveryCode(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.Logger(ctx).Info("recovery code spent", "remaining_codes", remaining)
 	httpapi.WriteJSON(w, http.StatusOK, verifyRecoveryCodeResponse{Valid: true, RemainingCodes: remaining})
+}
+
+type newRecoveryCodesRequest struct {
+	Password string `json:"password"`
+}
+
+type newRecoveryCodesResponse struct {
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+// regenerateRecoveryCodes replaces the caller's recovery codes with ten new ones, shown
+// this once. Every earlier code is void, spent or not; for uce their wraps of the master
+// key are erased and each new code gets its own, made from the master key that the
+// password opens.
+func (s *server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	c, err := httpapi.CallerOf(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	var req newRecoveryCodesRequest
+	if err := httpapi.DecodeJSON(w, r, &req, bodyLimit); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	if fields := requireFields(map[string]string{"password": req.Password}); fields != nil {
+		httpapi.Fail(w, r, httpapi.Invalid(fields))
+		return
+	}
+	u, err := s.confirmedAccount(r, c, req.Password)
+	if err != nil {
+		httpapi.Fail(w, r, fmt.Errorf("auth: new recovery codes: %w", err))
+		return
+	}
+	masterKey, err := s.passwordMasterKey(ctx, u, req.Password)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	defer clear(masterKey)
+	codes, rows, err := newRecoveryCodes(u.ID, masterKey)
+	if err != nil {
+		httpapi.Fail(w, r, fmt.Errorf("auth: new recovery codes: %w", err))
+		return
+	}
+	err = store.Transact(ctx, s.db, func(tx pgx.Tx) error {
+		if err := lockLiveUser(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		return replaceRecoveryCodes(ctx, tx, u.ID, rows)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		httpapi.Fail(w, r, httpapi.ErrUnauthorized)
+		return
+	}
+	if err != nil {
+		httpapi.Fail(w, r, fmt.Errorf("auth: new recovery codes: %w", err))
+		return
+	}
+	httpapi.Logger(ctx).Info("recovery codes replaced", "codes", len(codes))
+	httpapi.WriteJSON(w, http.StatusCreated, newRecoveryCodesResponse{RecoveryCodes: codes})
 }

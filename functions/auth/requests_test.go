@@ -16,6 +16,7 @@ func TestMalformedRequests(t *testing.T) {
 		"/api/v1/auth/login":                `{"email":"x@example.test","password":"long enough"}`,
 		"/api/v1/auth/refresh":              `{"refresh_token":"x"}`,
 		"/api/v1/auth/verify-recovery-code": `{"email":"x@example.test","recovery_code":"x"}`,
+		"/api/v1/auth/reset-password":       `{"email":"x@example.test","recovery_code":"x","new_password":"long enough"}`,
 	}
 	tests := []struct {
 		name        string
@@ -58,7 +59,9 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/api/v1/auth/nope", http.StatusNotFound, "not_found", ""},
 		{"GET", "/api/v1/auth", http.StatusNotFound, "not_found", ""},
 		{"GET", "/api/v1/auth/login", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
-		{"DELETE", "/api/v1/auth/me", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
+		{"PUT", "/api/v1/auth/me", http.StatusMethodNotAllowed, "method_not_allowed", "DELETE, GET, HEAD"},
+		{"DELETE", "/api/v1/auth/me", http.StatusUnauthorized, "not_authenticated", ""},
+		{"GET", "/api/v1/auth/reset-password", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
 		{"GET", "/api/v1/auth/logout/", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
 		{"GET", "/api/v1/auth/me/", http.StatusUnauthorized, "not_authenticated", ""},
 	}

@@ -15,9 +15,9 @@ const basePath = "/api/v1/auth"
 // and a public key) is far smaller.
 const bodyLimit = 16 << 10
 
-// routes is the function's one route table. signup, login, refresh and
-// verify-recovery-code are open; me, features and logout need an access token whose
-// session is alive.
+// routes is the function's one route table. signup, login, refresh, verify-recovery-code
+// and reset-password are open; every other route needs an access token whose session is
+// alive.
 func routes(s *server, svc *platform.Services, logger *slog.Logger) http.Handler {
 	return httpapi.RouteTable{
 		Service: "auth", BasePath: basePath, Logger: logger,
@@ -30,6 +30,15 @@ func routes(s *server, svc *platform.Services, logger *slog.Logger) http.Handler
 			{Method: http.MethodGet, Path: "/features", Handler: s.features},
 			{Method: http.MethodPost, Path: "/verify-recovery-code", Handler: s.verifyRecoveryCode, Public: true},
 			{Method: http.MethodPost, Path: "/logout", Handler: s.logout},
+			{Method: http.MethodPost, Path: "/change-password", Handler: s.changePassword},
+			{Method: http.MethodPost, Path: "/reset-password", Handler: s.resetPassword, Public: true},
+			{Method: http.MethodPost, Path: "/recovery-codes", Handler: s.regenerateRecoveryCodes},
+			{Method: http.MethodGet, Path: "/sessions", Handler: s.listSessions},
+			{Method: http.MethodDelete, Path: "/sessions/{id}", Handler: s.revokeSession},
+			{Method: http.MethodPost, Path: "/logout-all", Handler: s.logoutAll},
+			{Method: http.MethodPut, Path: "/key-backup", Handler: s.putKeyBackup},
+			{Method: http.MethodGet, Path: "/key-backup", Handler: s.getKeyBackup},
+			{Method: http.MethodDelete, Path: "/me", Handler: s.deleteAccount},
 		},
 	}.Handler()
 }

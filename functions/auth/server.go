@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/intake"
@@ -38,6 +39,7 @@ type server struct {
 	integrations bool
 	// pending is the intake marker a uce login restores (shared/intake).
 	pending *intake.Pending
+	emitter *eventing.Emitter
 }
 
 // settings are the parts of Config that need parsing, checked once.
@@ -102,6 +104,8 @@ func (c Config) parse() (settings, error) {
 		return s, errors.New("SIGNUP_RATE_IP_LIMIT must be positive")
 	case c.SignupRateIPWindow <= 0:
 		return s, errors.New("SIGNUP_RATE_IP_WINDOW must be a positive duration")
+	case c.SessionMaxAge < time.Hour:
+		return s, errors.New("SESSION_MAX_AGE must be a duration of an hour or more")
 	}
 	return s, nil
 }
@@ -111,9 +115,20 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The auth function creates and refreshes every session, so its store alone needs the
+	// absolute lifetime: the records it writes carry it to every other function.
+	sessions, err := svc.Sessions.WithMaxAge(cfg.SessionMaxAge)
+	if err != nil {
+		return nil, fmt.Errorf("SESSION_MAX_AGE: %w", err)
+	}
+	emitter, err := eventing.NewEmitter(cfg.Sink)
+	if err != nil {
+		return nil, err
+	}
 	return &server{
 		db:         svc.DB,
-		sessions:   svc.Sessions,
+		sessions:   sessions,
+		emitter:    emitter,
 		issuer:     token.NewIssuer(s.signingKey, cfg.JWTIssuer, cfg.JWTAudience),
 		passwords:  crypto.NewPasswords(crypto.NewBound(cfg.BcryptConcurrency)),
 		bcryptWait: bcryptWait,

@@ -173,7 +173,7 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 	if err := s.limiter.remember(ctx, u.Email, client); err != nil {
 		httpapi.Logger(ctx).Warn("signup: could not remember the signup address", "error", err.Error())
 	}
-	pair, err := s.openSession(ctx, u, masterKey)
+	pair, err := s.openSession(ctx, u, masterKey, r.UserAgent())
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return

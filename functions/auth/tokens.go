@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,17 +59,34 @@ func (s *server) newTokenPair(sess session.Session, refresh string) (tokenPair, 
 }
 
 // openSession starts a session for the user, holding masterKey (nil for e2e) sealed
-// under the server's session key, and returns its first token pair.
-func (s *server) openSession(ctx context.Context, u user, masterKey []byte) (tokenPair, error) {
-	sess, refresh, err := s.sessions.Create(ctx, u.ID, u.Tier, masterKey)
+// under the server's session key, and returns its first token pair. userAgent is the
+// client's User-Agent, shown in the session list.
+//
+// Once stored, the session is checked against the account: a password change, a reset or
+// a deletion that committed while this login was checking the old password has revoked
+// every session it could list, but not this one, made after. Such a session is revoked
+// here and the login answers errInvalidCredentials, as it would a moment later.
+func (s *server) openSession(ctx context.Context, u user, masterKey []byte, userAgent string) (tokenPair, error) {
+	sess, refresh, err := s.sessions.CreateFrom(ctx, u.ID, u.Tier, masterKey, userAgent)
 	if err != nil {
 		return tokenPair{}, fmt.Errorf("auth: open session: %w", err)
 	}
-	pair, err := s.newTokenPair(sess, refresh)
-	if err != nil {
-		// Not reachable with a valid key; do not leave a session nobody can use.
-		_ = s.sessions.Revoke(ctx, sess.ID)
-		return tokenPair{}, err
+	valid, err := sessionStillValid(ctx, s.db, u.ID, u.PasswordHash)
+	if err == nil && !valid {
+		err = errInvalidCredentials
 	}
-	return pair, nil
+	if err == nil {
+		var pair tokenPair
+		if pair, err = s.newTokenPair(sess, refresh); err == nil {
+			return pair, nil
+		}
+	}
+	// Do not leave a session nobody should use (or can: no token was given out).
+	if rerr := s.sessions.Revoke(context.WithoutCancel(ctx), sess.ID); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	if errors.Is(err, errInvalidCredentials) {
+		return tokenPair{}, errInvalidCredentials
+	}
+	return tokenPair{}, fmt.Errorf("auth: open session: %w", err)
 }

@@ -362,3 +362,95 @@ func failing(err error) bool {
 	}
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "SlowDown"
 }
+
+// deleteBatch is how many keys one DeleteObjects call removes: S3's limit per call.
+const deleteBatch = 1000
+
+// DeletePrefix removes every object whose key starts with prefix, a page of
+// ListObjectsV2 (up to 1000 keys) at a time, each page with one DeleteObjects call, and
+// returns how many it removed. It is safe to run again after a failure or alongside
+// itself: a key already gone counts as removed. An empty prefix, or one that does not end
+// in "/", is refused, so a slip can never empty the bucket or catch "u/12" with "u/1".
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	return s.deletePrefix(ctx, prefix, deleteBatch)
+}
+
+func (s *Store) deletePrefix(ctx context.Context, prefix string, batch int32) (int, error) {
+	if prefix == "" || !strings.HasSuffix(prefix, "/") {
+		return 0, fmt.Errorf("objstore: delete prefix %q: the prefix must be non-empty and end in /", prefix)
+	}
+	removed, after := 0, ""
+	for {
+		// Page on from the last key seen (StartAfter), so the walk ends even should a
+		// store list a deleted key again; a key written behind it meanwhile is found by
+		// the next run.
+		keys, err := s.listKeys(ctx, prefix, after, batch)
+		if err != nil {
+			return removed, err
+		}
+		if len(keys) == 0 {
+			return removed, nil
+		}
+		if err := s.deleteKeys(ctx, keys); err != nil {
+			return removed, err
+		}
+		removed += len(keys)
+		after = keys[len(keys)-1]
+	}
+}
+
+// listKeys returns up to limit keys under prefix after the key after ("" from the start),
+// in key order.
+func (s *Store) listKeys(ctx context.Context, prefix, after string, limit int32) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	in := &s3.ListObjectsV2Input{
+		Bucket:  aws.String(s.bucket),
+		Prefix:  aws.String(prefix),
+		MaxKeys: aws.Int32(limit),
+	}
+	if after != "" {
+		in.StartAfter = aws.String(after)
+	}
+	out, err := s.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		if errorCode(err) == "NoSuchBucket" || isNotFound(err) {
+			return nil, s.bucketMissing("objstore: list objects", err)
+		}
+		return nil, classify("objstore: list objects", err)
+	}
+	keys := make([]string, 0, len(out.Contents))
+	for _, obj := range out.Contents {
+		keys = append(keys, aws.ToString(obj.Key))
+	}
+	return keys, nil
+}
+
+// deleteKeys removes keys (at most deleteBatch) in one DeleteObjects call. A key the store
+// reports it could not delete fails the call, naming the store's code, never the key.
+func (s *Store) deleteKeys(ctx context.Context, keys []string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	ids := make([]types.ObjectIdentifier, len(keys))
+	for i, k := range keys {
+		ids[i] = types.ObjectIdentifier{Key: aws.String(k)}
+	}
+	out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		Bucket: aws.String(s.bucket),
+		Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+	})
+	if err != nil {
+		if errorCode(err) == "NoSuchBucket" {
+			return s.bucketMissing("objstore: delete objects", err)
+		}
+		return classify("objstore: delete objects", err)
+	}
+	for _, e := range out.Errors {
+		if aws.ToString(e.Code) == "NoSuchKey" {
+			continue
+		}
+		return fmt.Errorf("objstore: delete objects: %d of %d keys not deleted, the first with %s: %w",
+			len(out.Errors), len(keys), aws.ToString(e.Code), outage.ErrUnavailable)
+	}
+	return nil
+}

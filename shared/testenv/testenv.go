@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/crypto"
@@ -272,4 +275,34 @@ func InsertMedia(t testing.TB, svc *platform.Services, rows ...Media) {
 			t.Fatalf("insert media: %v", err)
 		}
 	}
+}
+
+// RowsMentioning counts, table by table, the rows of every table of the schema whose text
+// form (every column, as pg_dump writes it) contains needle: what a dump of the database
+// would still hold of it. Tests of deletion check it finds nothing of a user id.
+func RowsMentioning(t testing.TB, db *pgxpool.Pool, needle string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := db.Query(ctx, `
+		SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
+		WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 5 {
+		t.Fatalf("tables = %v, %v: the schema is not there", tables, err)
+	}
+	found := map[string]int{}
+	for _, table := range tables {
+		var n int
+		q := fmt.Sprintf(`SELECT count(*) FROM %s AS r WHERE r::text LIKE '%%' || $1 || '%%'`, table)
+		if err := db.QueryRow(ctx, q, needle).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if n > 0 {
+			found[table] = n
+		}
+	}
+	return found
 }
