@@ -63,7 +63,7 @@ func newArchiveWorld(t *testing.T) *archiveWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := local.NewRouter(m, local.Options{Handlers: brokerHandlers(t, map[string]http.Handler{"importer": imp})})
+	router, err := local.NewRouter(m, local.Options{Handlers: brokerHandlers(map[string]http.Handler{"importer": imp})})
 	if err != nil {
 		t.Fatal(err)
 	}

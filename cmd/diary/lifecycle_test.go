@@ -54,8 +54,7 @@ func newLifecycleWorld(t *testing.T) *lifecycleWorld {
 	}
 	t.Cleanup(func() { _ = p.Stop(context.Background()) })
 	broker, err := local.NewRouter(m, local.Options{
-		// The janitor's daily tick is not sent here; it only needs a place to go.
-		Handlers: map[string]http.Handler{"purge": p, "janitor": http.NotFoundHandler()},
+		Handlers: brokerHandlers(map[string]http.Handler{"purge": p}),
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

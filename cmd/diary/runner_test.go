@@ -181,15 +181,14 @@ func TestServerTimeouts(t *testing.T) {
 	testenv.WantProjectTimeouts(t, newServer("127.0.0.1:0", http.NotFoundHandler()))
 }
 
-// brokerHandlers is given, plus a handler for every other in-process subscriber of the
-// Triggers (subscribers()) that fails the test if it is ever sent an event: the local
-// Broker needs a route for each Trigger, and a test names only the consumers it runs.
-func brokerHandlers(t *testing.T, given map[string]http.Handler) map[string]http.Handler {
+// brokerHandlers is given, plus, for every other in-process subscriber of the Triggers
+// (subscribers()), a handler that acknowledges and does nothing: the local Broker needs a
+// route for each Trigger, and a test names only the consumers it runs.
+func brokerHandlers(given map[string]http.Handler) map[string]http.Handler {
 	handlers := maps.Clone(given)
 	for name := range subscribers() {
 		if handlers[name] == nil {
 			handlers[name] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				t.Errorf("%s was sent an event", name)
 				w.WriteHeader(http.StatusOK)
 			})
 		}

@@ -38,7 +38,7 @@ func newSearchWorld(t *testing.T) *searchWorld {
 		t.Fatalf("start indexer: %v", err)
 	}
 	t.Cleanup(func() { _ = idx.Stop(context.Background()) })
-	broker, err := local.NewRouter(m, local.Options{Handlers: brokerHandlers(t, map[string]http.Handler{"indexer": idx})})
+	broker, err := local.NewRouter(m, local.Options{Handlers: brokerHandlers(map[string]http.Handler{"indexer": idx})})
 	if err != nil {
 		t.Fatal(err)
 	}

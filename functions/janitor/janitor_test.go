@@ -94,11 +94,11 @@ func (w *world) router(objects *objstore.Store) *local.Router {
 		w.t.Fatal(err)
 	}
 	handlers := map[string]http.Handler{"janitor": h}
-	// The other consumers' Triggers need a subscriber too; none of their events is sent.
+	// The other consumers' Triggers need a subscriber too. A cleanup tick also reaches the
+	// purge's sweep (Trigger purge-daily-cleanup): they acknowledge and do nothing here.
 	for _, tr := range w.m.Triggers {
 		if ref := tr.Subscriber.Ref; ref != nil && handlers[ref.Name] == nil {
 			handlers[ref.Name] = http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-				w.t.Errorf("%s was sent an event", ref.Name)
 				rw.WriteHeader(http.StatusOK)
 			})
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/job"
+	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/store"
 )
 
@@ -180,6 +181,7 @@ func MarkNeedsReauth(ctx context.Context, db store.DBTX, i Integration) error {
 			return fmt.Errorf("integration: mark needs_reauth: %w", err)
 		}
 	}
+	metrics.IntegrationNeedsReauth(i.Provider)
 	return nil
 }
 

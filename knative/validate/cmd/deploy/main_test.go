@@ -44,7 +44,7 @@ esac`,
 func secretsFile(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "SESSION_KEY", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"} {
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "SESSION_KEY", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "FACEBOOK_APP_SECRET", "INTEGRATION_TOKEN_KEY"} {
 		b.WriteString(k + "=value-of-" + strings.ToLower(k) + "\n")
 	}
 	f := filepath.Join(t.TempDir(), "thor.env")
