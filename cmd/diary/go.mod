@@ -5,21 +5,21 @@ go 1.26.0
 require (
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/google/uuid v1.6.0
-	github.com/xmojo/diary v0.4.0
-	github.com/xmojo/diary/eventing v0.4.0
-	github.com/xmojo/diary/functions/archive v0.4.0
-	github.com/xmojo/diary/functions/auth v0.4.0
-	github.com/xmojo/diary/functions/entries v0.4.0
-	github.com/xmojo/diary/functions/indexer v0.4.0
-	github.com/xmojo/diary/functions/fbsync v0.4.0
-	github.com/xmojo/diary/functions/integrations v0.4.0
-	github.com/xmojo/diary/functions/importer v0.4.0
-	github.com/xmojo/diary/functions/janitor v0.4.0
-	github.com/xmojo/diary/functions/jobs v0.4.0
-	github.com/xmojo/diary/functions/media v0.4.0
-	github.com/xmojo/diary/functions/search v0.4.0
-	github.com/xmojo/diary/functions/purge v0.4.0
-	github.com/xmojo/diary/shared v0.4.0
+	github.com/xmojo/diary v0.5.0
+	github.com/xmojo/diary/eventing v0.5.0
+	github.com/xmojo/diary/functions/archive v0.5.0
+	github.com/xmojo/diary/functions/auth v0.5.0
+	github.com/xmojo/diary/functions/entries v0.5.0
+	github.com/xmojo/diary/functions/fbsync v0.5.0
+	github.com/xmojo/diary/functions/importer v0.5.0
+	github.com/xmojo/diary/functions/indexer v0.5.0
+	github.com/xmojo/diary/functions/integrations v0.5.0
+	github.com/xmojo/diary/functions/janitor v0.5.0
+	github.com/xmojo/diary/functions/jobs v0.5.0
+	github.com/xmojo/diary/functions/media v0.5.0
+	github.com/xmojo/diary/functions/purge v0.5.0
+	github.com/xmojo/diary/functions/search v0.5.0
+	github.com/xmojo/diary/shared v0.5.0
 	sigs.k8s.io/yaml v1.6.0
 )
 
@@ -37,8 +37,13 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.10 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/blevesearch/snowballstem v0.9.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/getkin/kin-openapi v0.153.0 // indirect
+	github.com/go-openapi/jsonpointer v0.22.5 // indirect
+	github.com/go-openapi/swag/jsonname v0.25.5 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	github.com/gorilla/mux v1.8.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
@@ -52,13 +57,17 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/robfig/cron/v3 v3.0.1 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
