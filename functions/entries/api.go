@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/shared/blindindex"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/store"
@@ -41,9 +42,6 @@ type api struct {
 	pending *intake.Pending
 	// redeemBatch bounds the boxes one request redeems (INTAKE_REDEEM_BATCH).
 	redeemBatch int
-	// onOpen is called for each box redeemed, in its transaction (nil: nothing); the
-	// search index hooks in here.
-	onOpen intake.OnOpen
 }
 
 // errEntryUnreadable is the answer for an entry that failed its integrity check. It tells
@@ -150,7 +148,9 @@ func (a *api) redeemPending(r *http.Request, hc httpapi.Caller) {
 		return // a keyless session: one with the key redeems
 	}
 	defer clear(key)
-	red, err := intake.Redeem(ctx, a.db, a.pending, hc.UserID, key, a.redeemBatch, a.onOpen)
+	// Each redeemed body is indexed for search in its redemption's transaction, so a
+	// delivered entry is searchable as soon as it is readable.
+	red, err := intake.Redeem(ctx, a.db, a.pending, hc.UserID, key, a.redeemBatch, blindindex.OnOpen(key, hc.UserID))
 	if err != nil {
 		log.Error("intake: redeem pending entries", "error", err.Error())
 		return

@@ -126,10 +126,24 @@ func TestIntakeUCE(t *testing.T) {
 		}
 	}
 
+	// Redeemed boxes are indexed for search in their redemption's transaction; a box still
+	// pending has no tokens (its text is not readable yet).
+	for i, id := range ids[:2] {
+		if _, tokens, found := indexRow(t, h, id); !found || tokens == "" {
+			t.Errorf("redeemed entry %d has no search tokens", i)
+		}
+	}
+	if _, _, found := indexRow(t, h, ids[2]); found {
+		t.Errorf("the pending entry has search tokens before its redemption")
+	}
+
 	// The next request redeems the third.
 	got := decodeJSON[intakeJSON](t, h.mustStatus(t, u, http.StatusOK, "GET", entryPath(ids[2]), nil))
 	if got.Pending == nil || *got.Pending || got.Content == nil || *got.Content != "third post" || got.Version != 2 {
 		t.Errorf("GET third entry = %+v, want redeemed", got)
+	}
+	if _, tokens, found := indexRow(t, h, ids[2]); !found || tokens == "" {
+		t.Errorf("the third entry has no search tokens after its redemption")
 	}
 	hist = decodeJSON[historyView](t, h.mustStatus(t, u, http.StatusOK, "GET", entryPath(ids[2])+"/history", nil))
 	if len(hist.Items) != 2 || hist.Items[0].EventType != "created" || hist.Items[1].EventType != "updated" || hist.Items[1].Version != 2 {
