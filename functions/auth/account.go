@@ -21,6 +21,14 @@ type deleteAccountRequest struct {
 	Password string `json:"password"`
 }
 
+// validate requires the password (422).
+func (req deleteAccountRequest) validate() error {
+	if fields := requireFields(map[string]string{"password": req.Password}); fields != nil {
+		return httpapi.Invalid(fields)
+	}
+	return nil
+}
+
 type deleteAccountResponse struct {
 	JobID string `json:"job_id"`
 }
@@ -45,8 +53,8 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	if fields := requireFields(map[string]string{"password": req.Password}); fields != nil {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	u, err := s.confirmedAccount(r, c, req.Password)

@@ -34,6 +34,19 @@ type putKeyBackupRequest struct {
 	Ciphertext string `json:"ciphertext"`
 }
 
+// blob returns the backup's bytes: 422 for an empty or malformed ciphertext, 413 for one
+// above maxKeyBackupBytes.
+func (req putKeyBackupRequest) blob() ([]byte, error) {
+	blob, err := base64.StdEncoding.DecodeString(req.Ciphertext)
+	switch {
+	case err != nil || len(blob) == 0:
+		return nil, httpapi.Invalid(map[string]string{"ciphertext": "must be non-empty standard base64"})
+	case len(blob) > maxKeyBackupBytes:
+		return nil, errKeyBackupTooLarge
+	}
+	return blob, nil
+}
+
 type keyBackupJSON struct {
 	Ciphertext string    `json:"ciphertext"`
 	UpdatedAt  time.Time `json:"updated_at"`
@@ -65,13 +78,9 @@ func (s *server) putKeyBackup(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	blob, err := base64.StdEncoding.DecodeString(req.Ciphertext)
-	switch {
-	case err != nil || len(blob) == 0:
-		httpapi.Fail(w, r, httpapi.Invalid(map[string]string{"ciphertext": "must be non-empty standard base64"}))
-		return
-	case len(blob) > maxKeyBackupBytes:
-		httpapi.Fail(w, r, errKeyBackupTooLarge)
+	blob, err := req.blob()
+	if err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	err = store.Transact(ctx, s.db, func(tx pgx.Tx) error {

@@ -16,6 +16,15 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// validate trims the email and requires both fields (422).
+func (req *loginRequest) validate() error {
+	req.Email = strings.TrimSpace(req.Email)
+	if fields := requireFields(map[string]string{"email": req.Email, "password": req.Password}); fields != nil {
+		return httpapi.Invalid(fields)
+	}
+	return nil
+}
+
 // login checks the password and opens a session. An unknown email runs the same bcrypt
 // work against a dummy hash, under the same bound, so it answers the same 401 in the same
 // time as a wrong password. For uce the password also derives (Argon2id, under its own
@@ -28,9 +37,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	req.Email = strings.TrimSpace(req.Email)
-	if fields := requireFields(map[string]string{"email": req.Email, "password": req.Password}); fields != nil {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	att, err := s.limiter.begin(ctx, scopeLogin, s.clients.Client(r), req.Email)

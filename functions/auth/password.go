@@ -122,6 +122,21 @@ type changePasswordRequest struct {
 	NewPassword     string `json:"new_password"`
 }
 
+// validate requires the current password and a new one signup would take (422).
+func (req changePasswordRequest) validate() error {
+	fields := requireFields(map[string]string{"current_password": req.CurrentPassword})
+	if problem := passwordProblem(req.NewPassword); problem != "" {
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields["new_password"] = problem
+	}
+	if fields != nil {
+		return httpapi.Invalid(fields)
+	}
+	return nil
+}
+
 // changePassword replaces the caller's password. For uce the master key is opened with
 // the current password and wrapped again under the new one: the entries, the private key
 // and the recovery codes are under the master key, which does not change, so nothing is
@@ -139,15 +154,8 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	fields := requireFields(map[string]string{"current_password": req.CurrentPassword})
-	if problem := passwordProblem(req.NewPassword); problem != "" {
-		if fields == nil {
-			fields = map[string]string{}
-		}
-		fields["new_password"] = problem
-	}
-	if fields != nil {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	u, err := s.confirmedAccount(r, c, req.CurrentPassword)
@@ -211,6 +219,23 @@ type resetPasswordRequest struct {
 	NewPassword  string `json:"new_password"`
 }
 
+// validate trims the email, requires it and the recovery code, and a new password signup
+// would take (422).
+func (req *resetPasswordRequest) validate() error {
+	req.Email = strings.TrimSpace(req.Email)
+	fields := requireFields(map[string]string{"email": req.Email, "recovery_code": req.RecoveryCode})
+	if problem := passwordProblem(req.NewPassword); problem != "" {
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields["new_password"] = problem
+	}
+	if fields != nil {
+		return httpapi.Invalid(fields)
+	}
+	return nil
+}
+
 type resetPasswordResponse struct {
 	sessionJSON
 	RemainingCodes int `json:"remaining_codes"`
@@ -229,16 +254,8 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	req.Email = strings.TrimSpace(req.Email)
-	fields := requireFields(map[string]string{"email": req.Email, "recovery_code": req.RecoveryCode})
-	if problem := passwordProblem(req.NewPassword); problem != "" {
-		if fields == nil {
-			fields = map[string]string{}
-		}
-		fields["new_password"] = problem
-	}
-	if fields != nil {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	att, err := s.limiter.begin(ctx, scopeRecovery, s.clients.Client(r), req.Email)

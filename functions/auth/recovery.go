@@ -23,6 +23,15 @@ type verifyRecoveryCodeResponse struct {
 	RemainingCodes int  `json:"remaining_codes"`
 }
 
+// validate trims the email and requires both fields (422).
+func (req *verifyRecoveryCodeRequest) validate() error {
+	req.Email = strings.TrimSpace(req.Email)
+	if fields := requireFields(map[string]string{"email": req.Email, "recovery_code": req.RecoveryCode}); fields != nil {
+		return httpapi.Invalid(fields)
+	}
+	return nil
+}
+
 // verifyRecoveryCode checks and spends one of the user's recovery codes. A code works
 // once; an unknown email, a wrong code and a spent one all get the same 401. It is rate
 // limited like login (in a scope of its own), since it too is a secret that could be
@@ -34,9 +43,8 @@ func (s *server) verifyRecoveryCode(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	req.Email = strings.TrimSpace(req.Email)
-	if fields := requireFields(map[string]string{"email": req.Email, "recovery_code": req.RecoveryCode}); fields != nil {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	att, err := s.limiter.begin(ctx, scopeRecovery, s.clients.Client(r), req.Email)
@@ -70,6 +78,14 @@ type newRecoveryCodesResponse struct {
 	RecoveryCodes []string `json:"recovery_codes"`
 }
 
+// validate requires the password (422).
+func (req newRecoveryCodesRequest) validate() error {
+	if fields := requireFields(map[string]string{"password": req.Password}); fields != nil {
+		return httpapi.Invalid(fields)
+	}
+	return nil
+}
+
 // regenerateRecoveryCodes replaces the caller's recovery codes with ten new ones, shown
 // this once. Every earlier code is void, spent or not; for uce their wraps of the master
 // key are erased and each new code gets its own, made from the master key that the
@@ -86,8 +102,8 @@ func (s *server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request)
 		httpapi.Fail(w, r, err)
 		return
 	}
-	if fields := requireFields(map[string]string{"password": req.Password}); fields != nil {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	u, err := s.confirmedAccount(r, c, req.Password)

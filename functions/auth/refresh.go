@@ -13,6 +13,15 @@ type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// validate refuses an empty token as every invalid one is refused (401): the session store
+// judges the rest.
+func (req refreshRequest) validate() error {
+	if req.RefreshToken == "" {
+		return errInvalidRefresh
+	}
+	return nil
+}
+
 // refresh spends a refresh token for a new token pair. Presenting a token that was
 // already spent means it leaked or was replayed: the session package revokes the whole
 // session, so the newer tokens stop working too.
@@ -23,8 +32,8 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	if req.RefreshToken == "" {
-		httpapi.Fail(w, r, errInvalidRefresh)
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	sess, next, err := s.sessions.Rotate(ctx, req.RefreshToken)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -85,15 +86,9 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	bad := map[string]string{}
-	page := keyset.ParsePage(q, listCursorKind, bad)
-	f := listFilter{kind: q.Get("kind"), limit: page.Limit, after: page.After}
-	if f.kind != "" && !kindPattern.MatchString(f.kind) {
-		bad["kind"] = "must be a job kind such as cleanup"
-	}
-	if len(bad) > 0 {
-		httpapi.Fail(w, r, httpapi.Invalid(bad))
+	f, err := parseListQuery(r.URL.Query())
+	if err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	rows, err := listJobs(r.Context(), a.db, c.UserID, f)
@@ -112,6 +107,20 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 		out.Items = append(out.Items, view(j))
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// parseListQuery reads ?kind=&limit=&cursor=; every bad parameter is named in one 422.
+func parseListQuery(q url.Values) (listFilter, error) {
+	bad := map[string]string{}
+	page := keyset.ParsePage(q, listCursorKind, bad)
+	f := listFilter{kind: q.Get("kind"), limit: page.Limit, after: page.After}
+	if f.kind != "" && !kindPattern.MatchString(f.kind) {
+		bad["kind"] = "must be a job kind such as cleanup"
+	}
+	if len(bad) > 0 {
+		return listFilter{}, httpapi.Invalid(bad)
+	}
+	return f, nil
 }
 
 // listCursorKind tags the jobs list's cursors (a keyset.Position in (created_at, id)).
