@@ -42,6 +42,22 @@ type connectRequest struct {
 	RedirectURI string `json:"redirect_uri"`
 }
 
+// redirectURI is the redirect URI the dialog opens with: the request's, or the server's
+// default; 422 when there is none or it is not one Facebook would take.
+func (req connectRequest) redirectURI(def string) (string, error) {
+	redirectURI := req.RedirectURI
+	if redirectURI == "" {
+		redirectURI = def
+	}
+	if redirectURI == "" {
+		return "", httpapi.Invalid(map[string]string{"redirect_uri": "required: the server has no FACEBOOK_REDIRECT_URI"})
+	}
+	if err := facebook.CheckRedirectURI(redirectURI); err != nil {
+		return "", httpapi.Invalid(map[string]string{"redirect_uri": err.Error()})
+	}
+	return redirectURI, nil
+}
+
 type connectResponse struct {
 	AuthorizationURL string `json:"authorization_url"`
 	State            string `json:"state"`
@@ -62,16 +78,9 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	redirectURI := req.RedirectURI
-	if redirectURI == "" {
-		redirectURI = s.fb.DefaultRedirectURI()
-	}
-	switch {
-	case redirectURI == "":
-		httpapi.Fail(w, r, httpapi.Invalid(map[string]string{"redirect_uri": "required: the server has no FACEBOOK_REDIRECT_URI"}))
-		return
-	case facebook.CheckRedirectURI(redirectURI) != nil:
-		httpapi.Fail(w, r, httpapi.Invalid(map[string]string{"redirect_uri": facebook.CheckRedirectURI(redirectURI).Error()}))
+	redirectURI, err := req.redirectURI(s.fb.DefaultRedirectURI())
+	if err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	raw := make([]byte, 32)
@@ -100,6 +109,17 @@ type callbackRequest struct {
 	State string `json:"state"`
 }
 
+// validate bounds the state (a state this server never made is invalid_state) and the code.
+func (req callbackRequest) validate() error {
+	if req.State == "" || len(req.State) > 256 {
+		return errInvalidState
+	}
+	if req.Code == "" || len(req.Code) > 4096 {
+		return httpapi.Invalid(map[string]string{"code": "required: the code the dialog returned"})
+	}
+	return nil
+}
+
 // callback finishes a connect: it redeems the state (once), exchanges the code for a
 // short-lived token and that for a long-lived one, reads the account, stores the
 // integration with its token sealed, and queues the first pull.
@@ -115,12 +135,8 @@ func (s *server) callback(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	if req.State == "" || len(req.State) > 256 {
-		httpapi.Fail(w, r, errInvalidState)
-		return
-	}
-	if req.Code == "" || len(req.Code) > 4096 {
-		httpapi.Fail(w, r, httpapi.Invalid(map[string]string{"code": "required: the code the dialog returned"}))
+	if err := req.validate(); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	// GETDEL: a state works once, even for two callbacks racing.

@@ -45,21 +45,12 @@ type deletionResponse struct {
 // shows the request's status.
 func (s *server) dataDeletion(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
-		httpapi.Fail(w, r, httpapi.NewError(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"the body must be a form (application/x-www-form-urlencoded) with signed_request"))
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, deletionFormLimit)
-	if err := r.ParseMultipartForm(deletionFormLimit); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		httpapi.Fail(w, r, errBadSignedRequest)
-		return
-	}
-	sr, err := facebook.ParseSignedRequest(s.appSecret, r.PostForm.Get("signed_request"))
+	sr, err := signedRequestOf(w, r, s.appSecret)
 	if err != nil {
-		httpapi.Logger(ctx).Warn("data deletion callback refused: the signed_request did not verify")
-		httpapi.Fail(w, r, errBadSignedRequest)
+		if errors.Is(err, errBadSignedRequest) {
+			httpapi.Logger(ctx).Warn("data deletion callback refused: the signed_request did not verify")
+		}
+		httpapi.Fail(w, r, err)
 		return
 	}
 	raw := make([]byte, 16)
@@ -78,6 +69,26 @@ func (s *server) dataDeletion(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.Logger(ctx).Info("data deletion callback done", "integrations_deleted", len(deleted))
 	httpapi.WriteJSON(w, http.StatusOK, deletionResponse{URL: s.statusURL(r, code), ConfirmationCode: code})
+}
+
+// signedRequestOf reads the callback's form, bounded by deletionFormLimit, and verifies its
+// signed_request under the app secret: 415 for a body that is no form, errBadSignedRequest
+// (400) for a form that does not parse or a signed_request that does not verify.
+func signedRequestOf(w http.ResponseWriter, r *http.Request, appSecret string) (facebook.SignedRequest, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
+		return facebook.SignedRequest{}, httpapi.NewError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"the body must be a form (application/x-www-form-urlencoded) with signed_request")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, deletionFormLimit)
+	if err := r.ParseMultipartForm(deletionFormLimit); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return facebook.SignedRequest{}, errBadSignedRequest
+	}
+	sr, err := facebook.ParseSignedRequest(appSecret, r.PostForm.Get("signed_request"))
+	if err != nil {
+		return facebook.SignedRequest{}, errBadSignedRequest
+	}
+	return sr, nil
 }
 
 // deleteAccountData deletes, in one transaction, what is stored from the Facebook account,

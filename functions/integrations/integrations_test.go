@@ -263,9 +263,12 @@ func TestPush(t *testing.T) {
 			wantError(t, h.do(t, tt.user, "POST", push, tt.body), tt.status, tt.code)
 		})
 	}
-	// A failed push leaves no claim behind: the entry can go to the right Page later.
+	// A failed push leaves no claim behind: the entry can go to the right Page later, named
+	// in any spelling uuid.Parse takes (urn:uuid:, which PostgreSQL does not, was a 500).
 	unpushed := tests[1].body["entry_id"]
-	h.must(t, uce, http.StatusCreated, "POST", push, map[string]string{"entry_id": unpushed, "page_id": fbU.Pages[0].ID})
+	h.must(t, uce, http.StatusCreated, "POST", push, map[string]string{"entry_id": "urn:uuid:" + unpushed, "page_id": fbU.Pages[0].ID})
+	wantError(t, h.do(t, uce, "POST", push, map[string]string{"entry_id": strings.ToUpper(unpushed), "page_id": fbU.Pages[0].ID}),
+		http.StatusConflict, "already_pushed")
 
 	// A uce session without its key cannot decrypt the entry.
 	keyless := uce
@@ -373,7 +376,9 @@ func TestDisconnect(t *testing.T) {
 		t.Errorf("another user's list = %+v, want empty", list.Items)
 	}
 
-	h.must(t, u, http.StatusNoContent, "DELETE", basePath+"/"+i.ID, nil)
+	// Any spelling uuid.Parse takes names the integration, urn:uuid: too (which PostgreSQL
+	// does not take: passed on as it was, it was a 500).
+	h.must(t, u, http.StatusNoContent, "DELETE", basePath+"/urn:uuid:"+i.ID, nil)
 	var tokens int
 	if err := h.svc.DB.QueryRow(t.Context(), `SELECT count(*) FROM integrations WHERE user_id = $1`, u.ID).Scan(&tokens); err != nil || tokens != 0 {
 		t.Errorf("integrations rows after disconnect = %d, %v; want 0 (the token erased)", tokens, err)

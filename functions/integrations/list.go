@@ -65,11 +65,13 @@ func (s *server) disconnect(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
-	if _, err := uuid.Parse(id); err != nil {
+	// Canonical, since uuid.Parse also takes spellings PostgreSQL refuses (urn:uuid:...).
+	parsed, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
 		httpapi.Fail(w, r, httpapi.ErrNotFound)
 		return
 	}
+	id := parsed.String()
 	var i integration.Integration
 	err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error {
 		var err error

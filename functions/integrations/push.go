@@ -31,6 +31,33 @@ type pushRequest struct {
 	Message *string `json:"message"`
 }
 
+// validate checks the push for a caller of the tier (422 naming every bad field) and puts
+// the entry id in its canonical form: uuid.Parse also takes spellings PostgreSQL refuses
+// (urn:uuid:...), and the id goes into queries and the push record as it is.
+func (req *pushRequest) validate(tier string) error {
+	fields := map[string]string{}
+	if id, err := uuid.Parse(req.EntryID); err != nil {
+		fields["entry_id"] = "must be an entry id (UUID)"
+	} else {
+		req.EntryID = id.String()
+	}
+	if req.PageID == "" || len(req.PageID) > 128 {
+		fields["page_id"] = "required: the id of a Page from GET /integrations/facebook/pages"
+	}
+	switch {
+	case req.Message == nil && tier != "uce":
+		fields["message"] = "required for e2e accounts: the server cannot read the entry, so send the text to post"
+	case req.Message != nil && (*req.Message == "" || !utf8.ValidString(*req.Message)):
+		fields["message"] = "must be non-empty text"
+	case req.Message != nil && utf8.RuneCountInString(*req.Message) > maxMessageRunes:
+		fields["message"] = fmt.Sprintf("must be at most %d characters", maxMessageRunes)
+	}
+	if len(fields) > 0 {
+		return httpapi.Invalid(fields)
+	}
+	return nil
+}
+
 type pushResponse struct {
 	ExternalPostID string `json:"external_post_id"`
 }
@@ -59,23 +86,8 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	fields := map[string]string{}
-	if _, err := uuid.Parse(req.EntryID); err != nil {
-		fields["entry_id"] = "must be an entry id (UUID)"
-	}
-	if req.PageID == "" || len(req.PageID) > 128 {
-		fields["page_id"] = "required: the id of a Page from GET /integrations/facebook/pages"
-	}
-	switch {
-	case req.Message == nil && p.Tier != "uce":
-		fields["message"] = "required for e2e accounts: the server cannot read the entry, so send the text to post"
-	case req.Message != nil && (*req.Message == "" || !utf8.ValidString(*req.Message)):
-		fields["message"] = "must be non-empty text"
-	case req.Message != nil && utf8.RuneCountInString(*req.Message) > maxMessageRunes:
-		fields["message"] = fmt.Sprintf("must be at most %d characters", maxMessageRunes)
-	}
-	if len(fields) > 0 {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	if err := req.validate(p.Tier); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	message, err := s.pushText(ctx, p, req)

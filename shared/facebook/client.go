@@ -89,10 +89,19 @@ type Token struct {
 	ExpiresIn int64 `json:"expires_in"`
 }
 
-// ExpiresAt is when the token expires, counted from now; the zero time when unknown.
+// maxTokenLifetime bounds the lifetime an answer can give a token: a long-lived token
+// lasts about 60 days, and a larger expires_in would overflow time.Duration (an
+// expires_in of 2^63 seconds made the token expire in the past).
+const maxTokenLifetime = 10 * 365 * 24 * time.Hour
+
+// ExpiresAt is when the token expires, counted from now (at most maxTokenLifetime ahead);
+// the zero time when unknown.
 func (t Token) ExpiresAt(now time.Time) time.Time {
 	if t.ExpiresIn <= 0 {
 		return time.Time{}
+	}
+	if t.ExpiresIn > int64(maxTokenLifetime/time.Second) {
+		return now.Add(maxTokenLifetime)
 	}
 	return now.Add(time.Duration(t.ExpiresIn) * time.Second)
 }

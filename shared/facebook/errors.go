@@ -78,9 +78,17 @@ type Usage struct {
 	// Percent is the highest of call_count, total_time and total_cputime over
 	// X-App-Usage and every entry of X-Business-Use-Case-Usage.
 	Percent int
-	// RegainAccess is the largest estimated_time_to_regain_access (given in minutes).
+	// RegainAccess is the largest estimated_time_to_regain_access (given in minutes), at
+	// most MaxRegainAccess.
 	RegainAccess time.Duration
 }
+
+// MaxRegainAccess bounds the wait a usage header can ask for. A larger value (or one that
+// would overflow time.Duration, which wrapped to any wait at all) is taken as this much:
+// the sync asks Facebook again then, and a block still in force answers with a new wait.
+const MaxRegainAccess = 24 * time.Hour
+
+const maxRegainMinutes = int(MaxRegainAccess / time.Minute)
 
 // ParseUsage reads X-App-Usage ({"call_count", "total_time", "total_cputime"}) and
 // X-Business-Use-Case-Usage ({"<business id>": [{"type", "call_count", "total_time",
@@ -96,7 +104,7 @@ func ParseUsage(h http.Header) Usage {
 	}
 	add := func(c counters) {
 		u.Percent = max(u.Percent, c.CallCount, c.TotalTime, c.TotalCPUTime)
-		u.RegainAccess = max(u.RegainAccess, time.Duration(c.Regain)*time.Minute)
+		u.RegainAccess = max(u.RegainAccess, time.Duration(min(max(c.Regain, 0), maxRegainMinutes))*time.Minute)
 	}
 	if raw := h.Get("X-App-Usage"); raw != "" {
 		var c counters
