@@ -197,25 +197,57 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
+	req, err := decode(ev)
+	switch {
+	case errors.Is(err, errBadIDs):
+		logger.Warn("fbsync ignored a pull request without its ids")
+		return nil
+	case errors.Is(err, errOtherJob):
+		logger.Warn("fbsync ignored a ping for another job", "event_source", ev.Source())
+		return nil
+	case err != nil:
+		logger.Warn("fbsync ignored an event it does not handle")
+		return nil
+	case req.sweep:
+		return f.sweep(ctx, logger)
+	}
+	return f.pull(ctx, logger, ev, req.pull)
+}
+
+// request is what an event asks of fbsync: the periodic sweep, or one integration's pull.
+type request struct {
+	sweep bool
+	pull  eventing.IntegrationPullRequested
+}
+
+// The refusals of decode: events fbsync acknowledges without work, since a retry would
+// bring the same event.
+var (
+	errNotHandled = errors.New("fbsync: an event type fbsync does not handle")
+	errBadIDs     = errors.New("fbsync: a pull request without its ids")
+	errOtherJob   = errors.New("fbsync: a ping for another job")
+)
+
+// decode reads an event, everything handle decides before the database or Facebook. A
+// pull request's user and integration ids (and its job id, when there is one) must be ids
+// in their canonical form: anything else would fail every query, and so every retry.
+func decode(ev event.Event) (request, error) {
 	switch ev.Type() {
 	case eventing.TypeIntegrationPullRequested:
 		var data eventing.IntegrationPullRequested
-		if err := ev.DataAs(&data); err != nil || data.UserID == "" || data.IntegrationID == "" {
-			logger.Warn("fbsync ignored a pull request without its ids")
-			return nil
+		if err := ev.DataAs(&data); err != nil || !eventing.ValidID(data.UserID) || !eventing.ValidID(data.IntegrationID) ||
+			(data.JobID != "" && !eventing.ValidID(data.JobID)) {
+			return request{}, errBadIDs
 		}
-		return f.pull(ctx, logger, ev, data)
+		return request{pull: data}, nil
 	case eventing.TypePing:
 		var data eventing.PingData
 		if err := ev.DataAs(&data); err != nil || data.Job != eventing.JobFacebookSync {
-			logger.Warn("fbsync ignored a ping for another job", "event_source", ev.Source())
-			return nil
+			return request{}, errOtherJob
 		}
-		return f.sweep(ctx, logger)
-	default:
-		logger.Warn("fbsync ignored an event it does not handle")
-		return nil
+		return request{sweep: true}, nil
 	}
+	return request{}, errNotHandled
 }
 
 // now is the consumer's clock.

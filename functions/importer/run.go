@@ -59,12 +59,12 @@ func userMessage(err error) string {
 // ignored; an error makes the Broker retry.
 func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	logger := f.logger.With("event_id", ev.ID(), "event_type", ev.Type())
-	if ev.Type() != eventing.TypeImportRequested {
+	data, err := decode(ev)
+	switch {
+	case errors.Is(err, errNotHandled):
 		logger.Warn("importer ignored an event it does not handle")
 		return nil
-	}
-	var data eventing.ImportRequested
-	if err := ev.DataAs(&data); err != nil || !isUUID(data.UserID) || !isUUID(data.ImportID) || !isUUID(data.JobID) {
+	case err != nil:
 		logger.Warn("importer ignored an event whose data is not three ids")
 		return nil
 	}
@@ -108,6 +108,28 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	return r.finish(context.WithoutCancel(ctx), "")
 }
 
+// The refusals of decode: events the importer acknowledges without work, since a retry
+// would bring the same event.
+var (
+	errNotHandled = errors.New("importer: an event type the importer does not handle")
+	errBadData    = errors.New("importer: data that is not three ids")
+)
+
+// decode reads an import.requested event, everything handle decides before the database:
+// its three ids, each canonical.
+func decode(ev event.Event) (eventing.ImportRequested, error) {
+	if ev.Type() != eventing.TypeImportRequested {
+		return eventing.ImportRequested{}, errNotHandled
+	}
+	var data eventing.ImportRequested
+	if err := ev.DataAs(&data); err != nil || !eventing.ValidID(data.UserID) || !eventing.ValidID(data.ImportID) || !eventing.ValidID(data.JobID) {
+		return eventing.ImportRequested{}, errBadData
+	}
+	return data, nil
+}
+
+// isUUID reports whether s is a UUID in its canonical form, as the diary export writes
+// every id.
 func isUUID(s string) bool {
 	id, err := uuid.Parse(s)
 	return err == nil && id.String() == s

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/eventing"
@@ -47,12 +46,12 @@ func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, er
 
 func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	logger := f.logger.With("event_id", ev.ID(), "event_type", ev.Type())
-	if ev.Type() != eventing.TypeSearchReindexRequested {
+	data, err := decode(ev)
+	switch {
+	case errors.Is(err, errNotHandled):
 		logger.Warn("indexer ignored an event it does not handle")
 		return nil
-	}
-	var data eventing.SearchReindexRequested
-	if err := ev.DataAs(&data); err != nil || !isUUID(data.UserID) || !isUUID(data.JobID) || !isUUID(data.SessionID) {
+	case err != nil:
 		// Retrying would not make the data right.
 		logger.Warn("indexer ignored a malformed reindex event")
 		return nil
@@ -60,7 +59,7 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	logger = logger.With("user_id", data.UserID, "job_id", data.JobID)
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.RunTimeout)
 	defer cancel()
-	err := f.run(ctx, logger, ev, data)
+	err = f.run(ctx, logger, ev, data)
 	switch {
 	case errors.Is(err, errBusy):
 		logger.Info("reindex skipped: another delivery is running this job")
@@ -72,9 +71,24 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	return nil
 }
 
-func isUUID(s string) bool {
-	id, err := uuid.Parse(s)
-	return err == nil && id.String() == s
+// The refusals of decode: events the indexer acknowledges without work, since a retry
+// would bring the same event.
+var (
+	errNotHandled = errors.New("indexer: an event type the indexer does not handle")
+	errBadData    = errors.New("indexer: reindex data that is not three ids")
+)
+
+// decode reads a reindex event, everything handle decides before the database or the
+// session store: its user, job and session ids, each canonical.
+func decode(ev event.Event) (eventing.SearchReindexRequested, error) {
+	if ev.Type() != eventing.TypeSearchReindexRequested {
+		return eventing.SearchReindexRequested{}, errNotHandled
+	}
+	var data eventing.SearchReindexRequested
+	if err := ev.DataAs(&data); err != nil || !eventing.ValidID(data.UserID) || !eventing.ValidID(data.JobID) || !eventing.ValidID(data.SessionID) {
+		return eventing.SearchReindexRequested{}, errBadData
+	}
+	return data, nil
 }
 
 // run runs (or resumes) the job of the event.
@@ -158,7 +172,7 @@ type rebuild struct {
 
 // resume picks up where an earlier delivery's last batch left the job.
 func (r *rebuild) resume(result map[string]any) {
-	if id, ok := result[resultAfter].(string); ok && isUUID(id) {
+	if id, ok := result[resultAfter].(string); ok && eventing.ValidID(id) {
 		r.after = &id
 	}
 	if n, ok := result[resultIndexed].(float64); ok {

@@ -194,18 +194,16 @@ func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, er
 // error makes the Broker retry the same event.
 func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	logger := f.logger.With("event_id", ev.ID(), "event_type", ev.Type())
-	if ev.Type() != eventing.TypePing {
+	now := f.now()
+	at, err := f.cleanupTick(ev, now)
+	switch {
+	case errors.Is(err, errNotHandled):
 		logger.Warn("janitor ignored an event it does not handle")
 		return nil
-	}
-	var data eventing.PingData
-	if err := ev.DataAs(&data); err != nil || data.Job != eventing.JobCleanup {
+	case errors.Is(err, errOtherJob):
 		logger.Warn("janitor ignored a ping for another job", "event_source", ev.Source())
 		return nil
-	}
-	now := f.now()
-	at, err := f.referenceTime(ev.Time(), now)
-	if err != nil {
+	case err != nil:
 		// Retrying would not make the time right: acknowledge, and do nothing.
 		logger.Warn("janitor refused a cleanup ping", "event_source", ev.Source(),
 			"event_time", ev.Time().UTC(), "now", now.UTC(), "reason", err.Error())
@@ -232,6 +230,27 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 		"idempotency_keys_expired", res.IdempotencyKeysExpired, "jobs_purged", res.JobsPurged,
 		"processed_events_purged", res.ProcessedEventsPurged)
 	return nil
+}
+
+// The refusals of cleanupTick: events the janitor acknowledges without work, since a
+// retry would bring the same event.
+var (
+	errNotHandled = errors.New("janitor: not a ping")
+	errOtherJob   = errors.New("janitor: a ping for another job")
+)
+
+// cleanupTick reads a daily-cleanup tick, everything handle decides before the database:
+// the time its cut-offs are computed from (see referenceTime). An error is a refusal:
+// errNotHandled, errOtherJob, or the reason the tick's time is refused.
+func (f *Function) cleanupTick(ev event.Event, now time.Time) (time.Time, error) {
+	if ev.Type() != eventing.TypePing {
+		return time.Time{}, errNotHandled
+	}
+	var data eventing.PingData
+	if err := ev.DataAs(&data); err != nil || data.Job != eventing.JobCleanup {
+		return time.Time{}, errOtherJob
+	}
+	return f.referenceTime(ev.Time(), now)
 }
 
 // now is the janitor's clock.

@@ -154,26 +154,56 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	logger := f.logger.With("event_id", ev.ID(), "event_type", ev.Type())
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
+	req, err := decode(ev)
+	switch {
+	case errors.Is(err, errBadData):
+		logger.Warn("purge ignored an account.deleted event without valid data")
+		return nil
+	case errors.Is(err, errOtherJob):
+		logger.Warn("purge ignored a ping for another job", "event_source", ev.Source())
+		return nil
+	case err != nil:
+		logger.Warn("purge ignored an event it does not handle")
+		return nil
+	case req.sweep:
+		return f.sweep(ctx, logger)
+	}
+	res, err := f.purge(ctx, req.account.UserID, req.account.JobID)
+	return f.report(logger, req.account.UserID, res, err)
+}
+
+// request is what an event asks of purge: the daily sweep, or one account's purge.
+type request struct {
+	sweep   bool
+	account eventing.AccountDeleted
+}
+
+// The refusals of decode: events purge acknowledges without work, since a retry would
+// bring the same event.
+var (
+	errNotHandled = errors.New("purge: an event type purge does not handle")
+	errBadData    = errors.New("purge: account.deleted data that does not decode")
+	errOtherJob   = errors.New("purge: a ping for another job")
+)
+
+// decode reads an event, everything handle decides before the database. The ids of an
+// account.deleted are judged by purge itself (one that is no id is an account gone).
+func decode(ev event.Event) (request, error) {
 	switch ev.Type() {
 	case eventing.TypeAccountDeleted:
 		var data eventing.AccountDeleted
 		if err := ev.DataAs(&data); err != nil {
-			logger.Warn("purge ignored an account.deleted event without valid data")
-			return nil
+			return request{}, errBadData
 		}
-		res, err := f.purge(ctx, data.UserID, data.JobID)
-		return f.report(logger, data.UserID, res, err)
+		return request{account: data}, nil
 	case eventing.TypePing:
 		var data eventing.PingData
 		if err := ev.DataAs(&data); err != nil || data.Job != eventing.JobCleanup {
-			logger.Warn("purge ignored a ping for another job", "event_source", ev.Source())
-			return nil
+			return request{}, errOtherJob
 		}
-		return f.sweep(ctx, logger)
-	default:
-		logger.Warn("purge ignored an event it does not handle")
-		return nil
+		return request{sweep: true}, nil
 	}
+	return request{}, errNotHandled
 }
 
 // report logs the outcome of one account's purge and turns it into Handle's answer.

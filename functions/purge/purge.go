@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/job"
 	"github.com/xmojo/diary/shared/store"
 	"github.com/xmojo/diary/shared/userlock"
@@ -33,7 +33,10 @@ func userPrefix(userID string) string { return "u/" + userID + "/" }
 // account whose job is gone).
 func (f *Function) purge(ctx context.Context, userID, jobID string) (result, error) {
 	var res result
-	if _, err := uuid.Parse(userID); err != nil {
+	// Only the canonical form: uuid.Parse also takes urn:uuid:..., which PostgreSQL refuses
+	// (an error the Broker retried for ever), and upper case, which PostgreSQL takes but the
+	// user's S3 prefix (u/<id>/) does not, so the objects would have stayed.
+	if !eventing.ValidID(userID) {
 		return res, errGone
 	}
 	var deleted bool
@@ -47,7 +50,7 @@ func (f *Function) purge(ctx context.Context, userID, jobID string) (result, err
 	if !deleted {
 		return res, errNotDeleted
 	}
-	if _, err := uuid.Parse(jobID); err != nil {
+	if !eventing.ValidID(jobID) {
 		jobID = ""
 	}
 	if jobID != "" {
