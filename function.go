@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -143,7 +144,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	}
 	f.local, f.metrics = local, ml
 	sharedmetrics.Started("diary")
-	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(cors.handler(mux))))
+	var h http.Handler = httpapi.Observe(nil, "diary", httpapi.TrimTrailingSlash(m.instrument(cors.handler(refuseEncodedDotSegments(mux)))))
 	f.handler.Store(&h)
 	return nil
 }
@@ -317,6 +318,20 @@ func (l *metricsListener) close(ctx context.Context) error {
 		return fmt.Errorf("diary: metrics listener: %w", err)
 	}
 	return nil
+}
+
+// refuseEncodedDotSegments answers 404 for a path that is clean only as spelled: the mux
+// cleans (and redirects) the escaped path, so /api/v1/media/%2e%2e/auth/login reached the
+// media group with /api/v1/media/../auth/login as its path, and went to its upstream as
+// sent. No route of the API has a "." or ".." segment (or an empty one).
+func refuseEncodedDotSegments(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; r.URL.RawPath != "" && strings.HasPrefix(p, "/") && path.Clean(p) != p {
+			serveNoRoute(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func serveHealth(w http.ResponseWriter, r *http.Request) {

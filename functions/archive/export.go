@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,25 @@ type exportRun struct {
 	at   time.Time
 }
 
+// exportFormat reads ?format= for a caller of the tier: diary when absent; markdown and
+// dayone (plain text) for uce only (403); anything else is a 422.
+func exportFormat(q url.Values, tier string) (string, error) {
+	format := q.Get("format")
+	if !q.Has("format") {
+		format = formatDiary
+	}
+	switch format {
+	case formatDiary:
+	case formatMarkdown, formatDayOne:
+		if tier != tierUCE {
+			return "", errFormatForTier
+		}
+	default:
+		return "", httpapi.Invalid(map[string]string{"format": "must be diary, markdown or dayone"})
+	}
+	return format, nil
+}
+
 // export answers GET /export?format=: 200 application/zip, streamed. Everything that can
 // be refused is refused before the first byte; a failure after it (S3 or the database gone
 // mid-way) aborts the connection, so the client sees a broken download, never a zip that
@@ -66,19 +86,9 @@ func (s *server) export(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	format := r.URL.Query().Get("format")
-	if !r.URL.Query().Has("format") {
-		format = formatDiary
-	}
-	switch format {
-	case formatDiary:
-	case formatMarkdown, formatDayOne:
-		if p.Tier != tierUCE {
-			httpapi.Fail(w, r, errFormatForTier)
-			return
-		}
-	default:
-		httpapi.Fail(w, r, httpapi.Invalid(map[string]string{"format": "must be diary, markdown or dayone"}))
+	format, err := exportFormat(r.URL.Query(), p.Tier)
+	if err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	run := &exportRun{s: s, userID: p.UserID, tier: p.Tier, at: time.Now().UTC()}

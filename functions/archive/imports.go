@@ -72,6 +72,59 @@ type createImportResponse struct {
 	Upload uploadView `json:"upload"`
 }
 
+// importUpload is a checked createImportRequest.
+type importUpload struct {
+	format string
+	size   int64
+	sha256 []byte
+}
+
+// validate checks the declaration for a caller of the tier: 422 for a missing or malformed
+// field, then 413 for a zip above the limit, then 403 for a Day One import to an e2e
+// account.
+func (req createImportRequest) validate(tier string) (importUpload, error) {
+	var (
+		in       importUpload
+		fields   = map[string]string{}
+		tooLarge bool
+	)
+	switch {
+	case req.Format == nil:
+		fields["format"] = "is required"
+	case *req.Format != formatDiary && *req.Format != formatDayOne:
+		fields["format"] = "must be diary or dayone"
+	default:
+		in.format = *req.Format
+	}
+	switch {
+	case req.SizeBytes == nil:
+		fields["size_bytes"] = "is required"
+	case *req.SizeBytes < 1:
+		fields["size_bytes"] = "must be at least 1"
+	case *req.SizeBytes > maxImportBytes:
+		tooLarge = true
+	default:
+		in.size = *req.SizeBytes
+	}
+	if req.SHA256 == nil || *req.SHA256 == "" {
+		fields["sha256"] = "is required"
+	} else if b, err := hex.DecodeString(*req.SHA256); err != nil || len(b) != 32 {
+		fields["sha256"] = "must be the SHA-256 of the zip as 64 hex digits"
+	} else {
+		in.sha256 = b
+	}
+	if len(fields) > 0 {
+		return importUpload{}, httpapi.Invalid(fields)
+	}
+	if tooLarge {
+		return importUpload{}, errImportTooLarge
+	}
+	if in.format == formatDayOne && tier != tierUCE {
+		return importUpload{}, errDayOneForE2E
+	}
+	return in, nil
+}
+
 // stagingKey is where an import's zip waits: under the user's prefix, named by ids only.
 func stagingKey(userID, importID string) string {
 	return "u/" + userID + "/imports/" + importID + ".zip"
@@ -91,50 +144,12 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	fields := map[string]string{}
-	var (
-		format   string
-		size     int64
-		sum      []byte
-		tooLarge bool
-	)
-	switch {
-	case req.Format == nil:
-		fields["format"] = "is required"
-	case *req.Format != formatDiary && *req.Format != formatDayOne:
-		fields["format"] = "must be diary or dayone"
-	default:
-		format = *req.Format
-	}
-	switch {
-	case req.SizeBytes == nil:
-		fields["size_bytes"] = "is required"
-	case *req.SizeBytes < 1:
-		fields["size_bytes"] = "must be at least 1"
-	case *req.SizeBytes > maxImportBytes:
-		tooLarge = true
-	default:
-		size = *req.SizeBytes
-	}
-	if req.SHA256 == nil || *req.SHA256 == "" {
-		fields["sha256"] = "is required"
-	} else if b, err := hex.DecodeString(*req.SHA256); err != nil || len(b) != 32 {
-		fields["sha256"] = "must be the SHA-256 of the zip as 64 hex digits"
-	} else {
-		sum = b
-	}
-	if len(fields) > 0 {
-		httpapi.Fail(w, r, httpapi.Invalid(fields))
+	in, err := req.validate(p.Tier)
+	if err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
-	if tooLarge {
-		httpapi.Fail(w, r, errImportTooLarge)
-		return
-	}
-	if format == formatDayOne && p.Tier != tierUCE {
-		httpapi.Fail(w, r, errDayOneForE2E)
-		return
-	}
+	format, size, sum := in.format, in.size, in.sha256
 	used, err := storage.Usage(ctx, s.svc.DB, p.UserID)
 	if err != nil {
 		httpapi.Fail(w, r, err)
