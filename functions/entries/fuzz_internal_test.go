@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/xmojo/diary/shared/entryfields"
+	"github.com/xmojo/diary/shared/httpapi/httpapitest"
+	"github.com/xmojo/diary/shared/keyset"
 )
 
 // FuzzEntryRequest feeds create/update bodies through the decoder and validate, for both
@@ -132,6 +135,62 @@ func FuzzIdempotencyKey(f *testing.F) {
 		other.Header.Set("Idempotency-Key", bare+"x")
 		if h2, _, err := idempotencyKeyHash(other); err == nil && bytes.Equal(h2, hash) {
 			t.Fatalf("keys %q and %q hash alike", bare, bare+"x")
+		}
+	})
+}
+
+// FuzzListQuery feeds GET /entries query strings through parseListFilter, or
+// parseFeedQuery when updated_since is given, as listEntries runs them before the caller's
+// keys and the database. A refusal is a 422; an accepted list asks for 1 to 100 entries,
+// after a cursor of this list in its one spelling, with filters PostgreSQL can compare as
+// text (valid UTF-8, no NUL), normalised tags, a source of the list and from before to.
+func FuzzListQuery(f *testing.F) {
+	cursor := keyset.Position{At: time.Unix(1_700_000_000, 0), ID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}.Encode(listCursorKind)
+	for _, s := range []string{"", "limit=100", "limit=0", "cursor=" + cursor, "cursor=", "mood=%20calm%20", "mood=%ff", "mood=a%00b",
+		"tag=Sea&tag=sea&tag=%20walk", "tag=", "tag=%ff", "source=facebook", "source=nope", "from=2024-01-01&to=2024-01-01",
+		"from=2024-01-02&to=2024-01-01", "from=2024-01-01T00:00:00Z&to=2024-01-01T00:00:00Z", "include_deleted=true", "include_deleted=maybe",
+		"updated_since=2024-01-01T00:00:00Z", "updated_since=1970-01-01T00:00:00Z", "updated_since=" + feedCursor{seq: 7, issued: time.Unix(1_700_000_000, 0)}.encode(),
+		"updated_since=&limit=5", "updated_since=2024-01-01T00:00:00Z&mood=x", "updated_since=nope"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		// Like (*url.URL).Query, keep what parses of a malformed query string.
+		q, _ := url.ParseQuery(raw)
+		if q.Has("updated_since") {
+			_, limit, err := parseFeedQuery(q)
+			if err != nil {
+				httpapitest.WantClientError(t, "parseFeedQuery", err)
+				return
+			}
+			if limit < 1 || limit > keyset.MaxLimit {
+				t.Fatalf("parseFeedQuery(%q) limit %d", raw, limit)
+			}
+			return
+		}
+		filter, err := parseListFilter(q, 1<<20)
+		if err != nil {
+			httpapitest.WantClientError(t, "parseListFilter", err)
+			return
+		}
+		if filter.size.limit < 1 || filter.size.limit > keyset.MaxLimit {
+			t.Fatalf("parseListFilter(%q) limit %d", raw, filter.size.limit)
+		}
+		if filter.after != nil && filter.after.Encode(listCursorKind) != q.Get("cursor") {
+			t.Fatalf("parseListFilter(%q) read cursor %q as %+v", raw, q.Get("cursor"), *filter.after)
+		}
+		if filter.mood != nil && (!utf8.ValidString(*filter.mood) || strings.ContainsRune(*filter.mood, 0) || strings.TrimSpace(*filter.mood) != *filter.mood) {
+			t.Fatalf("parseListFilter(%q) mood %q", raw, *filter.mood)
+		}
+		if filter.source != nil && !entryfields.ValidSource(*filter.source) {
+			t.Fatalf("parseListFilter(%q) source %q", raw, *filter.source)
+		}
+		for _, tag := range filter.tags {
+			if tag == "" || !utf8.ValidString(tag) || entryfields.HasControl(tag) || strings.ToLower(strings.TrimSpace(tag)) != tag {
+				t.Fatalf("parseListFilter(%q) tag %q", raw, tag)
+			}
+		}
+		if filter.from != nil && filter.to != nil && !filter.from.Before(*filter.to) {
+			t.Fatalf("parseListFilter(%q) from %v not before to %v", raw, *filter.from, *filter.to)
 		}
 	})
 }

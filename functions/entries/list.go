@@ -176,7 +176,10 @@ func parseListFilter(q url.Values, maxBytes int64) (listFilter, error) {
 	page := keyset.ParsePage(q, listCursorKind, fields)
 	f := listFilter{size: pageSize{limit: page.Limit, maxBytes: maxBytes}, after: page.After}
 	if q.Has("mood") {
-		mood := strings.TrimSpace(q.Get("mood"))
+		mood, msg := entryfields.FilterMood(q.Get("mood"))
+		if msg != "" {
+			fields["mood"] = msg
+		}
 		f.mood = &mood
 	}
 	if q.Has("source") {

@@ -32,6 +32,7 @@ func FuzzSearchRequest(f *testing.F) {
 		`{"query":"sea","cursor":"` + position{score: -0, id: "00000000-0000-0000-0000-000000000000"}.encode() + `"}`,
 		`{"query":null,"limit":51}`,
 		`{"query":"-sea"}`,
+		`{"query":"sea","mood":"a\u0000b"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -67,8 +68,9 @@ func FuzzSearchRequest(f *testing.F) {
 				t.Fatalf("accepted tag %q", tag)
 			}
 		}
-		if in.mood != nil && strings.TrimSpace(*in.mood) != *in.mood {
-			t.Fatalf("mood %q not trimmed", *in.mood)
+		if in.mood != nil && (strings.TrimSpace(*in.mood) != *in.mood || !utf8.ValidString(*in.mood) || strings.ContainsRune(*in.mood, 0) ||
+			utf8.RuneCountInString(*in.mood) > entryfields.MaxMoodChars) {
+			t.Fatalf("accepted mood %q", *in.mood)
 		}
 		if in.from != nil && in.to != nil && !in.from.Before(*in.to) {
 			t.Fatalf("accepted from %v not before to %v", *in.from, *in.to)

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -123,7 +122,10 @@ func (req searchRequest) validate() (searchInput, error) {
 		in.after = &p
 	}
 	if req.Mood != nil {
-		m := strings.TrimSpace(*req.Mood)
+		m, msg := entryfields.FilterMood(*req.Mood)
+		if msg != "" {
+			fields["mood"] = msg
+		}
 		in.mood = &m
 	}
 	if req.Tags != nil {

@@ -288,6 +288,7 @@ func TestCallsRefused(t *testing.T) {
 		{"bad from", map[string]any{"query": "walk", "from": "yesterday"}, 422, "validation_error", "from"},
 		{"to before from", map[string]any{"query": "walk", "from": "2026-02-01", "to": "2026-01-01"}, 422, "validation_error", "to"},
 		{"empty tag", map[string]any{"query": "walk", "tags": []string{" "}}, 422, "validation_error", "tags"},
+		{"a mood with NUL (PostgreSQL refuses it: once a 500)", map[string]any{"query": "walk", "mood": "a\x00b"}, 422, "validation_error", "mood"},
 		{"unknown field", map[string]any{"query": "walk", "sort": "date"}, 400, "", ""},
 		{"not JSON", "query=walk", 400, "", ""},
 	}

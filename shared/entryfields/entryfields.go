@@ -82,6 +82,20 @@ func NormaliseMood(raw string) (*string, string) {
 	return &mood, ""
 }
 
+// FilterMood trims a mood a list or a search filters by; a mood no entry could hold (more
+// than MaxMoodChars, control characters, or not UTF-8, which a query string can carry and
+// PostgreSQL refuses as text, as it refuses NUL) gives a message for the field.
+func FilterMood(raw string) (string, string) {
+	mood := strings.TrimSpace(raw)
+	switch {
+	case !utf8.ValidString(mood) || HasControl(mood):
+		return "", "must be UTF-8 text without control characters"
+	case utf8.RuneCountInString(mood) > MaxMoodChars:
+		return "", fmt.Sprintf("must be at most %d characters", MaxMoodChars)
+	}
+	return mood, ""
+}
+
 // NormaliseMeta normalises an entry's mood (nil: none) and tags, and adds a message to
 // fields for each that breaks a rule.
 func NormaliseMeta(mood *string, tags []string, fields map[string]string) (*string, []string) {
