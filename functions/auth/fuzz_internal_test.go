@@ -20,6 +20,18 @@ type authBody struct {
 	run   func(body []byte) (accepted func(t *testing.T), err error)
 }
 
+// validated is the authBody of a request whose validation returns only an error; check
+// asserts what an accepted one promises.
+func validated[T any](name string, validate func(*T) error, check func(*testing.T, *T)) authBody {
+	return authBody{name, bodyLimit, func(body []byte) (func(*testing.T), error) {
+		req, err := httpapitest.DecodeValid(body, bodyLimit, validate)
+		if err != nil {
+			return nil, err
+		}
+		return func(t *testing.T) { check(t, req) }, nil
+	}}
+}
+
 // authBodies lists every JSON body the auth function takes, in a fixed order: the fuzz
 // input's first byte picks one.
 var authBodies = []authBody{
@@ -52,95 +64,41 @@ var authBodies = []authBody{
 			}
 		}, nil
 	}},
-	{"login", bodyLimit, func(body []byte) (func(*testing.T), error) {
-		var req loginRequest
-		if err := httpapitest.Decode(body, &req, bodyLimit); err != nil {
-			return nil, err
+	validated("login", (*loginRequest).validate, func(t *testing.T, req *loginRequest) {
+		wantEmail(t, req.Email)
+		if req.Password == "" {
+			t.Fatalf("login accepted an empty password")
 		}
-		if err := req.validate(); err != nil {
-			return nil, err
+	}),
+	validated("refresh", (*refreshRequest).validate, func(t *testing.T, req *refreshRequest) {
+		if req.RefreshToken == "" {
+			t.Fatalf("refresh accepted an empty token")
 		}
-		return func(t *testing.T) {
-			wantEmail(t, req.Email)
-			if req.Password == "" {
-				t.Fatalf("login accepted an empty password")
-			}
-		}, nil
-	}},
-	{"refresh", bodyLimit, func(body []byte) (func(*testing.T), error) {
-		var req refreshRequest
-		if err := httpapitest.Decode(body, &req, bodyLimit); err != nil {
-			return nil, err
+	}),
+	validated("verify-recovery-code", (*verifyRecoveryCodeRequest).validate, func(t *testing.T, req *verifyRecoveryCodeRequest) {
+		wantEmail(t, req.Email)
+		if req.RecoveryCode == "" {
+			t.Fatalf("verify accepted an empty recovery code")
 		}
-		if err := req.validate(); err != nil {
-			return nil, err
+	}),
+	validated("change-password", (*changePasswordRequest).validate, func(t *testing.T, req *changePasswordRequest) {
+		if req.CurrentPassword == "" {
+			t.Fatalf("change accepted an empty current password")
 		}
-		return func(t *testing.T) {
-			if req.RefreshToken == "" {
-				t.Fatalf("refresh accepted an empty token")
-			}
-		}, nil
-	}},
-	{"verify-recovery-code", bodyLimit, func(body []byte) (func(*testing.T), error) {
-		var req verifyRecoveryCodeRequest
-		if err := httpapitest.Decode(body, &req, bodyLimit); err != nil {
-			return nil, err
+		wantPassword(t, req.NewPassword)
+	}),
+	validated("reset-password", (*resetPasswordRequest).validate, func(t *testing.T, req *resetPasswordRequest) {
+		wantEmail(t, req.Email)
+		if req.RecoveryCode == "" {
+			t.Fatalf("reset accepted an empty recovery code")
 		}
-		if err := req.validate(); err != nil {
-			return nil, err
+		wantPassword(t, req.NewPassword)
+	}),
+	validated("recovery-codes", (*newRecoveryCodesRequest).validate, func(t *testing.T, req *newRecoveryCodesRequest) {
+		if req.Password == "" {
+			t.Fatalf("recovery codes accepted an empty password")
 		}
-		return func(t *testing.T) {
-			wantEmail(t, req.Email)
-			if req.RecoveryCode == "" {
-				t.Fatalf("verify accepted an empty recovery code")
-			}
-		}, nil
-	}},
-	{"change-password", bodyLimit, func(body []byte) (func(*testing.T), error) {
-		var req changePasswordRequest
-		if err := httpapitest.Decode(body, &req, bodyLimit); err != nil {
-			return nil, err
-		}
-		if err := req.validate(); err != nil {
-			return nil, err
-		}
-		return func(t *testing.T) {
-			if req.CurrentPassword == "" {
-				t.Fatalf("change accepted an empty current password")
-			}
-			wantPassword(t, req.NewPassword)
-		}, nil
-	}},
-	{"reset-password", bodyLimit, func(body []byte) (func(*testing.T), error) {
-		var req resetPasswordRequest
-		if err := httpapitest.Decode(body, &req, bodyLimit); err != nil {
-			return nil, err
-		}
-		if err := req.validate(); err != nil {
-			return nil, err
-		}
-		return func(t *testing.T) {
-			wantEmail(t, req.Email)
-			if req.RecoveryCode == "" {
-				t.Fatalf("reset accepted an empty recovery code")
-			}
-			wantPassword(t, req.NewPassword)
-		}, nil
-	}},
-	{"recovery-codes", bodyLimit, func(body []byte) (func(*testing.T), error) {
-		var req newRecoveryCodesRequest
-		if err := httpapitest.Decode(body, &req, bodyLimit); err != nil {
-			return nil, err
-		}
-		if err := req.validate(); err != nil {
-			return nil, err
-		}
-		return func(t *testing.T) {
-			if req.Password == "" {
-				t.Fatalf("recovery codes accepted an empty password")
-			}
-		}, nil
-	}},
+	}),
 	{"key-backup", keyBackupBodyLimit, func(body []byte) (func(*testing.T), error) {
 		var req putKeyBackupRequest
 		if err := httpapitest.Decode(body, &req, keyBackupBodyLimit); err != nil {
@@ -161,20 +119,11 @@ var authBodies = []authBody{
 			}
 		}, nil
 	}},
-	{"delete-me", bodyLimit, func(body []byte) (func(*testing.T), error) {
-		var req deleteAccountRequest
-		if err := httpapitest.Decode(body, &req, bodyLimit); err != nil {
-			return nil, err
+	validated("delete-me", (*deleteAccountRequest).validate, func(t *testing.T, req *deleteAccountRequest) {
+		if req.Password == "" {
+			t.Fatalf("delete accepted an empty password")
 		}
-		if err := req.validate(); err != nil {
-			return nil, err
-		}
-		return func(t *testing.T) {
-			if req.Password == "" {
-				t.Fatalf("delete accepted an empty password")
-			}
-		}, nil
-	}},
+	}),
 }
 
 func wantEmail(t *testing.T, email string) {

@@ -27,6 +27,18 @@ func passwordProblem(password string) string {
 	return ""
 }
 
+// withNewPassword adds new_password's problem, if it has one, to fields (nil for none yet)
+// and returns them.
+func withNewPassword(fields map[string]string, password string) map[string]string {
+	if problem := passwordProblem(password); problem != "" {
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields["new_password"] = problem
+	}
+	return fields
+}
+
 // callerAccount returns the caller's live account. A session whose account is gone (it was
 // deleted while the session lived on) is not authenticated.
 func (s *server) callerAccount(ctx context.Context, c httpapi.Caller) (user, error) {
@@ -124,13 +136,7 @@ type changePasswordRequest struct {
 
 // validate requires the current password and a new one signup would take (422).
 func (req changePasswordRequest) validate() error {
-	fields := requireFields(map[string]string{"current_password": req.CurrentPassword})
-	if problem := passwordProblem(req.NewPassword); problem != "" {
-		if fields == nil {
-			fields = map[string]string{}
-		}
-		fields["new_password"] = problem
-	}
+	fields := withNewPassword(requireFields(map[string]string{"current_password": req.CurrentPassword}), req.NewPassword)
 	if fields != nil {
 		return httpapi.Invalid(fields)
 	}
@@ -223,13 +229,7 @@ type resetPasswordRequest struct {
 // would take (422).
 func (req *resetPasswordRequest) validate() error {
 	req.Email = strings.TrimSpace(req.Email)
-	fields := requireFields(map[string]string{"email": req.Email, "recovery_code": req.RecoveryCode})
-	if problem := passwordProblem(req.NewPassword); problem != "" {
-		if fields == nil {
-			fields = map[string]string{}
-		}
-		fields["new_password"] = problem
-	}
+	fields := withNewPassword(requireFields(map[string]string{"email": req.Email, "recovery_code": req.RecoveryCode}), req.NewPassword)
 	if fields != nil {
 		return httpapi.Invalid(fields)
 	}

@@ -2,15 +2,12 @@ package fbsync
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/eventingtest"
 	"github.com/xmojo/diary/shared/facebook"
 )
 
@@ -23,45 +20,36 @@ func (noGraph) RoundTrip(*http.Request) (*http.Response, error) {
 
 // FuzzEvent feeds fbsync events of any type, content type and data. An accepted pull names
 // a user and an integration (and maybe a job) by canonical ids; whatever decode refuses,
-// handle acknowledges (nil: the Broker does not retry garbage) before any query or Graph
+// handle acknowledges before any query or Graph
 // call: this consumer has no database and a Graph that refuses, so either would show.
 func FuzzEvent(f *testing.F) {
 	const (
 		user = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 		intg = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"
 	)
-	for _, s := range []struct{ typ, ct, data string }{
-		{eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"` + user + `","integration_id":"` + intg + `","job_id":"` + intg + `"}`},
-		{eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"` + user + `","integration_id":"` + intg + `"}`},
-		{eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"alice","integration_id":"i-1"}`},
-		{eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"urn:uuid:` + user + `","integration_id":"` + intg + `"}`},
-		{eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"` + user + `","integration_id":"` + intg + `","job_id":"job"}`},
-		{eventing.TypeIntegrationPullRequested, "application/json", `[1,2]`},
-		{eventing.TypePing, "application/json", `{"job":"facebook-sync"}`},
-		{eventing.TypePing, "application/json", `{"job":"cleanup"}`},
-		{eventing.TypeImportRequested, "text/plain", "\x00"},
-	} {
-		f.Add(s.typ, s.ct, []byte(s.data))
-	}
+	eventingtest.Add(f, eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"`+user+`","integration_id":"`+intg+`","job_id":"`+intg+`"}`)
+	eventingtest.Add(f, eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"`+user+`","integration_id":"`+intg+`"}`)
+	eventingtest.Add(f, eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"alice","integration_id":"i-1"}`)
+	eventingtest.Add(f, eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"urn:uuid:`+user+`","integration_id":"`+intg+`"}`)
+	eventingtest.Add(f, eventing.TypeIntegrationPullRequested, "application/json", `{"user_id":"`+user+`","integration_id":"`+intg+`","job_id":"job"}`)
+	eventingtest.Add(f, eventing.TypeIntegrationPullRequested, "application/json", `[1,2]`)
+	eventingtest.Add(f, eventing.TypePing, "application/json", `{"job":"facebook-sync"}`)
+	eventingtest.Add(f, eventing.TypePing, "application/json", `{"job":"cleanup"}`)
+	eventingtest.Add(f, eventing.TypeImportRequested, "text/plain", "\x00")
 	fb, err := facebook.NewClient(facebook.Config{AppID: "1", AppSecret: "s", APIVersion: "v25.0",
 		GraphURL: "https://graph.example", DialogURL: "https://www.example"}, &http.Client{Transport: noGraph{}})
 	if err != nil {
 		f.Fatal(err)
 	}
-	fn := &Function{cfg: Config{Timeout: time.Minute}, fb: fb, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	fn := &Function{cfg: Config{Timeout: time.Minute}, fb: fb, logger: eventingtest.Discard()}
 	f.Fuzz(func(t *testing.T, typ, contentType string, data []byte) {
-		ev := event.New()
-		ev.SetID("fuzz-1")
-		ev.SetSource("/fuzz")
-		ev.SetType(typ)
-		if err := ev.SetData(contentType, data); err != nil {
+		ev, ok := eventingtest.Event(typ, contentType, data)
+		if !ok {
 			return
 		}
 		req, err := decode(ev)
 		if err != nil {
-			if got := fn.handle(t.Context(), ev); got != nil {
-				t.Fatalf("handle(%s %q) = %v, want nil (acknowledged)", ev.Type(), data, got)
-			}
+			eventingtest.WantAcknowledged(t, fn.handle, ev)
 			return
 		}
 		switch {

@@ -1,41 +1,31 @@
 package purge
 
 import (
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/eventingtest"
 )
 
 // FuzzEvent feeds purge events of any type, content type and data. What decode refuses,
-// handle acknowledges (nil: the Broker does not retry garbage); so does an account.deleted
+// handle acknowledges; so does an account.deleted
 // whose user id is no id in its canonical form, which purge takes for an account that is
 // gone. Both happen before any query: this purge has no database, so a query would panic.
 func FuzzEvent(f *testing.F) {
-	for _, s := range []struct{ typ, ct, data string }{
-		{eventing.TypeAccountDeleted, "application/json", `{"user_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","job_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"}`},
-		{eventing.TypeAccountDeleted, "application/json", `{"user_id":"urn:uuid:0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}`},
-		{eventing.TypeAccountDeleted, "application/json", `{"user_id":"0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B"}`},
-		{eventing.TypeAccountDeleted, "application/json", `{"user_id":"alice","job_id":1}`},
-		{eventing.TypeAccountDeleted, "application/json", `null`},
-		{eventing.TypeAccountDeleted, "text/plain", `hello`},
-		{eventing.TypePing, "application/json", `{"job":"cleanup"}`},
-		{eventing.TypePing, "application/json", `{"job":"facebook-sync"}`},
-		{"dev.diary.entry.changed", "application/json", `{}`},
-	} {
-		f.Add(s.typ, s.ct, []byte(s.data))
-	}
-	fn := &Function{cfg: Config{Timeout: time.Minute}, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	eventingtest.Add(f, eventing.TypeAccountDeleted, "application/json", `{"user_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","job_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"}`)
+	eventingtest.Add(f, eventing.TypeAccountDeleted, "application/json", `{"user_id":"urn:uuid:0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}`)
+	eventingtest.Add(f, eventing.TypeAccountDeleted, "application/json", `{"user_id":"0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B"}`)
+	eventingtest.Add(f, eventing.TypeAccountDeleted, "application/json", `{"user_id":"alice","job_id":1}`)
+	eventingtest.Add(f, eventing.TypeAccountDeleted, "application/json", `null`)
+	eventingtest.Add(f, eventing.TypeAccountDeleted, "text/plain", `hello`)
+	eventingtest.Add(f, eventing.TypePing, "application/json", `{"job":"cleanup"}`)
+	eventingtest.Add(f, eventing.TypePing, "application/json", `{"job":"facebook-sync"}`)
+	eventingtest.Add(f, "dev.diary.entry.changed", "application/json", `{}`)
+	fn := &Function{cfg: Config{Timeout: time.Minute}, logger: eventingtest.Discard()}
 	f.Fuzz(func(t *testing.T, typ, contentType string, data []byte) {
-		ev := event.New()
-		ev.SetID("fuzz-1")
-		ev.SetSource("/fuzz")
-		ev.SetType(typ)
-		if err := ev.SetData(contentType, data); err != nil {
+		ev, ok := eventingtest.Event(typ, contentType, data)
+		if !ok {
 			return
 		}
 		req, err := decode(ev)
@@ -51,8 +41,6 @@ func FuzzEvent(f *testing.F) {
 			}
 			return
 		}
-		if got := fn.handle(t.Context(), ev); got != nil {
-			t.Fatalf("handle(%s %q) = %v, want nil (acknowledged)", ev.Type(), data, got)
-		}
+		eventingtest.WantAcknowledged(t, fn.handle, ev)
 	})
 }

@@ -43,3 +43,17 @@ func WantClientError(t testing.TB, what string, err error) {
 		t.Fatalf("%s: Fail(%v) answered %d %s, want a 4xx in the error shape", what, err, w.Code, w.Body.Bytes())
 	}
 }
+
+// DecodeValid decodes body into a new T as Decode does, then runs validate on it: a
+// handler's decode and validation steps, for a request whose validation returns only an
+// error.
+func DecodeValid[T any](body []byte, limit int64, validate func(*T) error) (*T, error) {
+	req := new(T)
+	if err := Decode(body, req, limit); err != nil {
+		return nil, err
+	}
+	if err := validate(req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
