@@ -12,6 +12,12 @@
 // (the repository root) imports none. With -write-openapi FILE it writes the gateway's
 // OpenAPI document, merged from the functions' fragments, to FILE and exits (`go generate`
 // at the root runs it that way to refresh openapi.json).
+//
+// With -function NAME it serves that one function alone (a group such as entries, or a
+// CloudEvents subscriber such as janitor) with shared/host, as a function runs outside the
+// cluster: on LISTEN_ADDRESS (else 127.0.0.1:$PORT), with its own METRICS_ADDRESS, and no
+// gateway, Broker or other function in the process. scripts/slowclients serves entries
+// that way.
 package main
 
 import (
@@ -44,6 +50,7 @@ const defaultMetricsAddress = "127.0.0.1:9464"
 
 func main() {
 	openAPIFile := flag.String("write-openapi", "", "write the merged OpenAPI document to this file and exit")
+	function := flag.String("function", "", "serve only this function, with shared/host")
 	flag.Parse()
 	if *openAPIFile != "" {
 		if err := writeOpenAPI(*openAPIFile); err != nil {
@@ -54,6 +61,13 @@ func main() {
 	}
 	env := host.Environ()
 	slog.SetDefault(newLogger(env))
+	if *function != "" {
+		if err := serveFunction(*function); err != nil {
+			slog.Error("diary stopped", "function", *function, "error", err.Error())
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(env); err != nil {
 		slog.Error("diary stopped", "error", err.Error())
 		os.Exit(1)
@@ -191,6 +205,17 @@ func run(env map[string]string) error {
 		errs = append(errs, fmt.Errorf("stop: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// serveFunction serves the function called name alone until SIGINT or SIGTERM.
+func serveFunction(name string) error {
+	if g, ok := groupTable[name]; ok {
+		return host.Run(g.newFunction())
+	}
+	if fn, ok := subscribers()[name]; ok {
+		return host.Run(fn)
+	}
+	return fmt.Errorf("no function %q", name)
 }
 
 // newServer is the server the API listens with: the project's time limits
