@@ -104,6 +104,11 @@ func run(env map[string]string) error {
 		env["METRICS_ADDRESS"] = defaultMetricsAddress
 	}
 
+	limits, err := httpapi.LoadServerLimits(env)
+	if err != nil {
+		return err
+	}
+
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var hosts []*host.Host
@@ -161,7 +166,7 @@ func run(env map[string]string) error {
 	mux := http.NewServeMux()
 	mux.Handle(brokerPath, broker)
 	mux.Handle("/", gateway)
-	srv := newServer(addr, mux)
+	srv := newServer(addr, mux, limits)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		broker.Close()
@@ -174,7 +179,7 @@ func run(env map[string]string) error {
 	defer stopSchedules()
 	go broker.RunSchedules(schedules)
 	if a := env["PPROF_ADDRESS"]; a != "" {
-		go servePprof(a)
+		go servePprof(a, limits)
 	}
 	slog.Info("diary listening", "url", "http://"+addr, "openapi", "http://"+addr+"/api/v1/openapi.json",
 		"metrics", "http://"+gw.MetricsAddress()+"/metrics", "broker", env["K_SINK"], "ping_sources", broker.PingSources(),
@@ -218,20 +223,21 @@ func serveFunction(name string) error {
 	return fmt.Errorf("no function %q", name)
 }
 
-// newServer is the server the API listens with: the project's time limits
-// (httpapi.NewServer), as every function's host has.
-func newServer(addr string, h http.Handler) *http.Server {
-	return httpapi.NewServer(addr, h)
+// newServer is the server the API listens with: the project's read and write timeouts and
+// the connection limits of the HTTP_* variables (httpapi.LoadServerLimits), as every
+// function's host has.
+func newServer(addr string, h http.Handler, limits httpapi.ServerLimits) *http.Server {
+	return limits.NewServer(addr, h)
 }
 
 // servePprof serves Go's profiler on addr (PPROF_ADDRESS, for load tests such as
 // scripts/bench); it is never mounted on the API's own listener.
-func servePprof(addr string) {
+func servePprof(addr string, limits httpapi.ServerLimits) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := newServer(addr, mux)
+	srv := newServer(addr, mux, limits)
 	slog.Info("pprof listening", "address", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		slog.Error("pprof stopped", "error", err.Error())

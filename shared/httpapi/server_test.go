@@ -37,6 +37,9 @@ func TestNewServerTimeouts(t *testing.T) {
 	if transfer+ReadHeaderTimeout > ReadTimeout {
 		t.Errorf("ReadTimeout %v is shorter than %d bytes at %d B/s (%v) plus the headers", ReadTimeout, LargestBodyBytes, SlowLinkBytesPerSecond, transfer)
 	}
+	if got := BodyReadTimeout(LargestBodyBytes); got < transfer {
+		t.Errorf("BodyReadTimeout(%d) = %v, shorter than the body at %d B/s (%v)", LargestBodyBytes, got, SlowLinkBytesPerSecond, transfer)
+	}
 	if 2*transfer+time.Minute > WriteTimeout {
 		t.Errorf("WriteTimeout %v cannot read and answer %d bytes at %d B/s (2 x %v) plus a minute of work", WriteTimeout, LargestBodyBytes, SlowLinkBytesPerSecond, transfer)
 	}
@@ -160,8 +163,8 @@ func TestObserveAppliesDeadlines(t *testing.T) {
 	within := func(got time.Time, d time.Duration) bool {
 		return !got.Before(before.Add(d)) && !got.After(after.Add(d))
 	}
-	if len(w.read) != 1 || !within(w.read[0], ReadTimeout) {
-		t.Errorf("read deadlines = %v, want one, ReadTimeout (%v) from the request's start", w.read, ReadTimeout)
+	if want := BodyReadTimeout(2); len(w.read) != 1 || !within(w.read[0], want) {
+		t.Errorf("read deadlines = %v, want one, BodyReadTimeout(2) (%v) from the request's start", w.read, want)
 	}
 	if len(w.write) != 2 || !within(w.write[0], WriteTimeout) || !w.write[1].Equal(streamUntil) {
 		t.Errorf("write deadlines = %v, want WriteTimeout (%v) from the start, then the handler's %v", w.write, WriteTimeout, streamUntil)
