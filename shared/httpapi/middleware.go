@@ -133,7 +133,6 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 		}
 		w.Header().Set(RequestIDHeader, id)
 		noStore(w.Header())
-		applyDeadlines(w, r)
 		logger := base.With("request_id", id, "service", service)
 		ctx := context.WithValue(r.Context(), loggerKey, logger)
 		ctx = context.WithValue(ctx, requestIDKey, id)
@@ -146,6 +145,10 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 		// noStore again as the headers leave: a proxied answer has added the upstream's
 		// own Cache-Control by now, and no handler may loosen it.
 		rec := &StatusRecorder{ResponseWriter: w, beforeHeaders: noStore}
+		// Both replace the body of r, the handler's copy: the server's own request keeps its
+		// body, which net/http inspects after the handler to decide whether to discard what
+		// is left or close the connection.
+		applyDeadlines(w, r)
 		limitBody(w, r)
 		defer func() {
 			if p := recover(); p != nil {

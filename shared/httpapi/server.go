@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -159,14 +160,40 @@ func BodyReadTimeout(contentLength int64) time.Duration {
 }
 
 // applyDeadlines gives the request being served the project's read and write deadlines,
-// counted from now, whatever server it arrived on: the read deadline its body needs
-// (BodyReadTimeout), the write deadline WriteTimeout. A writer that cannot set deadlines
-// (a test recorder) is left as it is.
+// counted from now, whatever server it arrived on: the write deadline WriteTimeout, and a
+// read deadline its body needs (BodyReadTimeout) that is lifted once the body has been read
+// to its end, or at once when there is none. The lifting matters: once the body is read,
+// net/http reads the connection in the background to notice a client that leaves, and a
+// read deadline passing there cancels the request's context, which would end any handler
+// working longer than its body took to arrive (a wait for a bcrypt slot, an export). The
+// next request on the connection gets the server's own deadlines again. A writer that
+// cannot set deadlines (a test recorder) is left as it is.
 func applyDeadlines(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	now := time.Now()
-	_ = rc.SetReadDeadline(now.Add(BodyReadTimeout(r.ContentLength)))
 	_ = rc.SetWriteDeadline(now.Add(WriteTimeout))
+	if r.Body == nil || r.Body == http.NoBody {
+		_ = rc.SetReadDeadline(time.Time{})
+		return
+	}
+	_ = rc.SetReadDeadline(now.Add(BodyReadTimeout(r.ContentLength)))
+	r.Body = &bodyDeadline{ReadCloser: r.Body, rc: rc}
+}
+
+// bodyDeadline lifts the connection's read deadline when the body it reads ends.
+type bodyDeadline struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // noStore marks an answer as one no cache may keep: API answers carry tokens, recovery
