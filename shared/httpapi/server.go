@@ -12,9 +12,11 @@ import (
 
 // The time limits of one HTTP exchange. NewServer puts them on every server the project
 // runs (shared/host, cmd/diary, the gateway's metrics listener), and Observe applies the
-// read and write deadlines again to each request it serves, so they also hold under
-// knative/func-go in the cluster, whose own server ends every request after 30 seconds
-// (ReadTimeout and WriteTimeout 30 s, IdleTimeout 30 s, ReadHeaderTimeout 2 s).
+// read and write deadlines again to each request it serves (the read deadline sized to the
+// request's own body, BodyReadTimeout), so they also hold under knative/func-go in the
+// cluster, whose own server ends every request after 30 seconds (ReadTimeout and
+// WriteTimeout 30 s, IdleTimeout 30 s, ReadHeaderTimeout 2 s). The bounds on headers and
+// connections (ServerLimits) are the servers' own.
 //
 // They are sized for the largest legal request on a slow link. The largest body any
 // function accepts is an entry: 1.5 MiB (1 MiB of content, as e2e base64 ciphertext, and
