@@ -677,3 +677,33 @@ func TestGatewayRequiresNoFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyBodyOverLargest: a body over httpapi.LargestBodyBytes gets a 413 in the error
+// shape from the gateway, whether it declares its length (refused before the proxy) or
+// not (cut off as the proxy reads it), never a 503 blaming the upstream.
+func TestProxyBodyOverLargest(t *testing.T) {
+	upstream, seen := newUpstream(t)
+	h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL)).Handle)
+	big := strings.Repeat("a", httpapi.LargestBodyBytes+1)
+	for _, declared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("declared=%v", declared), func(t *testing.T) {
+			var body io.Reader = strings.NewReader(big)
+			if !declared {
+				body = io.MultiReader(body) // no length: ContentLength -1
+			}
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/entries", body)
+			if !declared {
+				req.ContentLength = -1
+			}
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			wantError(t, testenv.Response{ResponseRecorder: rec}, http.StatusRequestEntityTooLarge, "body_too_large")
+		})
+	}
+	for _, r := range seen() {
+		if len(r.body) > httpapi.LargestBodyBytes {
+			t.Errorf("the upstream got a body of %d bytes, over the bound", len(r.body))
+		}
+	}
+}

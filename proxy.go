@@ -3,6 +3,7 @@ package diary
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -18,7 +19,7 @@ import (
 // is how Knative finds the cluster-local service. X-Forwarded-For is replaced by the one
 // client address clients resolves, never appended to (see forwardClient). An upstream
 // that cannot be reached or does not answer in time gets the client a 503 in the error
-// shape with Retry-After.
+// shape with Retry-After; a body over the bound Observe puts on it gets a 413.
 func newProxy(group string, target *url.URL, timeout time.Duration, m *metrics, clients *clientip.Resolver) *httputil.ReverseProxy {
 	transport := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -60,6 +61,14 @@ func newProxy(group string, target *url.URL, timeout time.Duration, m *metrics, 
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 				httpapi.Fail(w, r, r.Context().Err())
+				return
+			}
+			// A body of unknown length that ran past httpapi.LargestBodyBytes (Observe's
+			// bound) is the client's fault, not the upstream's.
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				httpapi.Fail(w, r, httpapi.NewError(http.StatusRequestEntityTooLarge, "body_too_large",
+					fmt.Sprintf("the body must be at most %d bytes", tooLarge.Limit)))
 				return
 			}
 			m.upstreamErrors.WithLabelValues(group).Inc()

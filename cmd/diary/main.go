@@ -12,6 +12,12 @@
 // (the repository root) imports none. With -write-openapi FILE it writes the gateway's
 // OpenAPI document, merged from the functions' fragments, to FILE and exits (`go generate`
 // at the root runs it that way to refresh openapi.json).
+//
+// With -function NAME it serves that one function alone (a group such as entries, or a
+// CloudEvents subscriber such as janitor) with shared/host, as a function runs outside the
+// cluster: on LISTEN_ADDRESS (else 127.0.0.1:$PORT), with its own METRICS_ADDRESS, and no
+// gateway, Broker or other function in the process. scripts/slowclients serves entries
+// that way.
 package main
 
 import (
@@ -44,6 +50,7 @@ const defaultMetricsAddress = "127.0.0.1:9464"
 
 func main() {
 	openAPIFile := flag.String("write-openapi", "", "write the merged OpenAPI document to this file and exit")
+	function := flag.String("function", "", "serve only this function, with shared/host")
 	flag.Parse()
 	if *openAPIFile != "" {
 		if err := writeOpenAPI(*openAPIFile); err != nil {
@@ -54,6 +61,13 @@ func main() {
 	}
 	env := host.Environ()
 	slog.SetDefault(newLogger(env))
+	if *function != "" {
+		if err := serveFunction(*function); err != nil {
+			slog.Error("diary stopped", "function", *function, "error", err.Error())
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(env); err != nil {
 		slog.Error("diary stopped", "error", err.Error())
 		os.Exit(1)
@@ -88,6 +102,11 @@ func run(env map[string]string) error {
 	env["K_SINK"] = "http://" + addr + brokerPath
 	if env["METRICS_ADDRESS"] == "" {
 		env["METRICS_ADDRESS"] = defaultMetricsAddress
+	}
+
+	limits, err := httpapi.LoadServerLimits(env)
+	if err != nil {
+		return err
 	}
 
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -147,7 +166,7 @@ func run(env map[string]string) error {
 	mux := http.NewServeMux()
 	mux.Handle(brokerPath, broker)
 	mux.Handle("/", gateway)
-	srv := newServer(addr, mux)
+	srv := newServer(addr, mux, limits)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		broker.Close()
@@ -160,7 +179,7 @@ func run(env map[string]string) error {
 	defer stopSchedules()
 	go broker.RunSchedules(schedules)
 	if a := env["PPROF_ADDRESS"]; a != "" {
-		go servePprof(a)
+		go servePprof(a, limits)
 	}
 	slog.Info("diary listening", "url", "http://"+addr, "openapi", "http://"+addr+"/api/v1/openapi.json",
 		"metrics", "http://"+gw.MetricsAddress()+"/metrics", "broker", env["K_SINK"], "ping_sources", broker.PingSources(),
@@ -193,20 +212,32 @@ func run(env map[string]string) error {
 	return errors.Join(errs...)
 }
 
-// newServer is the server the API listens with: the project's time limits
-// (httpapi.NewServer), as every function's host has.
-func newServer(addr string, h http.Handler) *http.Server {
-	return httpapi.NewServer(addr, h)
+// serveFunction serves the function called name alone until SIGINT or SIGTERM.
+func serveFunction(name string) error {
+	if g, ok := groupTable[name]; ok {
+		return host.Run(g.newFunction())
+	}
+	if fn, ok := subscribers()[name]; ok {
+		return host.Run(fn)
+	}
+	return fmt.Errorf("no function %q", name)
+}
+
+// newServer is the server the API listens with: the project's read and write timeouts and
+// the connection limits of the HTTP_* variables (httpapi.LoadServerLimits), as every
+// function's host has.
+func newServer(addr string, h http.Handler, limits httpapi.ServerLimits) *http.Server {
+	return limits.NewServer(addr, h)
 }
 
 // servePprof serves Go's profiler on addr (PPROF_ADDRESS, for load tests such as
 // scripts/bench); it is never mounted on the API's own listener.
-func servePprof(addr string) {
+func servePprof(addr string, limits httpapi.ServerLimits) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := newServer(addr, mux)
+	srv := newServer(addr, mux, limits)
 	slog.Info("pprof listening", "address", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		slog.Error("pprof stopped", "error", err.Error())

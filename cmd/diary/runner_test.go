@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmojo/diary"
+	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -178,7 +179,11 @@ func TestNoStoreAcrossGroups(t *testing.T) {
 // TestServerTimeouts: the server cmd/diary listens with has read, write and idle timeouts
 // (the project's, httpapi.NewServer, where their sizing is tested).
 func TestServerTimeouts(t *testing.T) {
-	testenv.WantProjectTimeouts(t, newServer("127.0.0.1:0", http.NotFoundHandler()))
+	limits, err := httpapi.LoadServerLimits(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WantProjectTimeouts(t, newServer("127.0.0.1:0", http.NotFoundHandler(), limits))
 }
 
 // brokerHandlers is given, plus, for every other in-process subscriber of the Triggers

@@ -3,7 +3,9 @@
 // HTTP Handle(w, r) or a CloudEvents Handle(ctx, event.Event) (*event.Event, error), and
 // optional Start, Stop, Ready and Alive hooks. The host listens on LISTEN_ADDRESS with the
 // project's time limits (httpapi.NewServer; func-go's own server has 30-second ones, which
-// httpapi.Observe replaces per request), answers /health/readiness and /health/liveness
+// httpapi.Observe replaces per request) and the connection limits an operator may set
+// (HTTP_READ_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT, HTTP_MAX_HEADER_BYTES,
+// HTTP_MAX_CONNECTIONS: httpapi.LoadServerLimits), answers /health/readiness and /health/liveness
 // from Ready and Alive, passes the environment to Start as a map, and calls Stop on SIGINT
 // or SIGTERM after draining requests.
 package host
@@ -203,10 +205,14 @@ func ListenAddress(env map[string]string) string {
 	return DefaultListenAddress
 }
 
-// newServer is the server Run listens with: LISTEN_ADDRESS and the project's time limits
-// (httpapi.NewServer).
-func newServer(env map[string]string, h *Host) *http.Server {
-	return httpapi.NewServer(ListenAddress(env), h)
+// newServer is the server Run listens with: LISTEN_ADDRESS, the project's read and write
+// timeouts and the connection limits of the HTTP_* variables (httpapi.LoadServerLimits).
+func newServer(env map[string]string, h *Host) (*http.Server, error) {
+	limits, err := httpapi.LoadServerLimits(env)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	return limits.NewServer(ListenAddress(env), h), nil
 }
 
 // Run serves fn until SIGINT or SIGTERM, then drains requests and calls Stop. It is the
@@ -219,8 +225,11 @@ func Run(fn any) error {
 		return err
 	}
 	env := Environ()
+	srv, err := newServer(env, h)
+	if err != nil {
+		return err
+	}
 	_ = h.Start(ctx, env) // reported by readiness
-	srv := newServer(env, h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("function listening", "address", srv.Addr)

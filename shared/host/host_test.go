@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -111,9 +112,33 @@ func TestRunServerTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(map[string]string{"LISTEN_ADDRESS": "127.0.0.1:0"}, h)
+	srv, err := newServer(map[string]string{"LISTEN_ADDRESS": "127.0.0.1:0"}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if srv.Addr != "127.0.0.1:0" || srv.Handler != h {
 		t.Errorf("newServer() serves %v on %q, want the host on LISTEN_ADDRESS", srv.Handler, srv.Addr)
 	}
 	testenv.WantProjectTimeouts(t, srv)
+}
+
+// TestRunServerLimitsFromEnv: the HTTP_* variables set the server's connection limits, and
+// a bad one stops Run before it listens, naming the variable.
+func TestRunServerLimitsFromEnv(t *testing.T) {
+	h, err := New(&demoFunction{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(map[string]string{"LISTEN_ADDRESS": "127.0.0.1:0", "HTTP_MAX_HEADER_BYTES": "8192",
+		"HTTP_READ_HEADER_TIMEOUT": "3s", "HTTP_IDLE_TIMEOUT": "45s"}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.MaxHeaderBytes != 8192 || srv.ReadHeaderTimeout != 3*time.Second || srv.IdleTimeout != 45*time.Second {
+		t.Errorf("newServer() limits = %d, %v, %v, want 8192, 3s, 45s", srv.MaxHeaderBytes, srv.ReadHeaderTimeout, srv.IdleTimeout)
+	}
+	_, err = newServer(map[string]string{"HTTP_MAX_CONNECTIONS": "many"}, h)
+	if err == nil || !strings.Contains(err.Error(), "HTTP_MAX_CONNECTIONS") {
+		t.Errorf("newServer(HTTP_MAX_CONNECTIONS=many) = %v, want an error naming the variable", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -32,7 +33,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, limit int64) er
 		return NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
 	}
 	if r.ContentLength > limit {
-		return NewError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body must be at most %d bytes", limit))
+		return errBodyTooLarge(limit)
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
@@ -50,15 +51,25 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, limit int64) er
 	return nil
 }
 
+// errBodyTooLarge is the 413 of a body over limit bytes.
+func errBodyTooLarge(limit int64) error {
+	return NewError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body must be at most %d bytes", limit))
+}
+
 func decodeError(err error, limit int64) error {
 	var (
 		maxErr    *http.MaxBytesError
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
 	)
+	var netErr net.Error
 	switch {
 	case errors.As(err, &maxErr):
-		return NewError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body must be at most %d bytes", limit))
+		return errBodyTooLarge(limit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The read deadline (BodyReadTimeout) passed: a client far slower than the slow
+		// link the limits are sized for, or one that never sends what it declared.
+		return NewError(http.StatusRequestTimeout, "request_timeout", "the body did not arrive in time")
 	case errors.Is(err, io.EOF):
 		return NewError(http.StatusBadRequest, "malformed_json", "the body is empty")
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):

@@ -112,7 +112,8 @@ func (s *StatusRecorder) first(code int) {
 
 // Observe is the outer middleware of every function: it assigns or carries the request id,
 // puts a logger with it in the context, gives the request the project's read and write
-// deadlines (ReadTimeout, WriteTimeout; whatever server it arrived on), marks every answer
+// deadlines (BodyReadTimeout, WriteTimeout; whatever server it arrived on), refuses a body
+// over LargestBodyBytes with 413 (limitBody), marks every answer
 // Cache-Control: no-store (errors included; a handler cannot loosen it), recovers panics
 // into a 500 in the error shape, and writes one JSON access-log line per request. When one Observe runs inside another (a
 // group mounted in-process by the gateway), only the innermost writes the line, since it
@@ -132,7 +133,6 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 		}
 		w.Header().Set(RequestIDHeader, id)
 		noStore(w.Header())
-		applyDeadlines(w)
 		logger := base.With("request_id", id, "service", service)
 		ctx := context.WithValue(r.Context(), loggerKey, logger)
 		ctx = context.WithValue(ctx, requestIDKey, id)
@@ -145,6 +145,11 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 		// noStore again as the headers leave: a proxied answer has added the upstream's
 		// own Cache-Control by now, and no handler may loosen it.
 		rec := &StatusRecorder{ResponseWriter: w, beforeHeaders: noStore}
+		// Both replace the body of r, the handler's copy: the server's own request keeps its
+		// body, which net/http inspects after the handler to decide whether to discard what
+		// is left or close the connection.
+		applyDeadlines(w, r)
+		limitBody(w, r)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -171,8 +176,22 @@ func Observe(base *slog.Logger, service string, next http.Handler) http.Handler 
 				"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			)
 		}()
+		if r.ContentLength > LargestBodyBytes {
+			Fail(rec, r, errBodyTooLarge(LargestBodyBytes))
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// limitBody bounds r's body at LargestBodyBytes, whatever the handler reads of it (a proxy
+// reads it all): past it reading fails with *http.MaxBytesError, which DecodeJSON and the
+// gateway's proxy answer with 413. A body that declares more is refused before the handler
+// runs.
+func limitBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, LargestBodyBytes)
+	}
 }
 
 // TrimTrailingSlash serves "/a/b/" as "/a/b", as the API contract allows. The route

@@ -37,6 +37,9 @@ func TestNewServerTimeouts(t *testing.T) {
 	if transfer+ReadHeaderTimeout > ReadTimeout {
 		t.Errorf("ReadTimeout %v is shorter than %d bytes at %d B/s (%v) plus the headers", ReadTimeout, LargestBodyBytes, SlowLinkBytesPerSecond, transfer)
 	}
+	if got := BodyReadTimeout(LargestBodyBytes); got < transfer {
+		t.Errorf("BodyReadTimeout(%d) = %v, shorter than the body at %d B/s (%v)", LargestBodyBytes, got, SlowLinkBytesPerSecond, transfer)
+	}
 	if 2*transfer+time.Minute > WriteTimeout {
 		t.Errorf("WriteTimeout %v cannot read and answer %d bytes at %d B/s (2 x %v) plus a minute of work", WriteTimeout, LargestBodyBytes, SlowLinkBytesPerSecond, transfer)
 	}
@@ -142,29 +145,56 @@ func (d *deadlineWriter) SetWriteDeadline(t time.Time) error {
 }
 
 // TestObserveAppliesDeadlines: every request gets the project's read and write deadlines
-// from Observe (so they hold under func-go's 30-second server too), and a handler behind
-// Observe can move its write deadline, as a streaming answer does.
+// from Observe (so they hold under func-go's 30-second server too): a read deadline its
+// body needs, lifted once the body has been read to its end (or at once without a body, so
+// net/http's background read cannot cancel a long handler's context), and WriteTimeout,
+// which a handler behind Observe can move, as a streaming answer does.
 func TestObserveAppliesDeadlines(t *testing.T) {
 	streamUntil := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	h := Observe(nil, "test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("read") {
+			if _, err := io.ReadAll(r.Body); err != nil {
+				t.Errorf("reading the body: %v", err)
+			}
+		}
 		if err := http.NewResponseController(w).SetWriteDeadline(streamUntil); err != nil {
 			t.Errorf("SetWriteDeadline behind Observe = %v, want nil", err)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	w := &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
-	before := time.Now()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/entries", strings.NewReader("{}")))
-	after := time.Now()
+	body := BodyReadTimeout(2)
+	for _, c := range []struct {
+		name, method, target string
+		body                 io.Reader
+		wantRead             []time.Duration // from the start; -1: lifted (the zero time)
+	}{
+		{"body not read", http.MethodPost, "/api/v1/entries", strings.NewReader("{}"), []time.Duration{body}},
+		{"body read", http.MethodPost, "/api/v1/entries?read", strings.NewReader("{}"), []time.Duration{body, -1}},
+		{"no body", http.MethodGet, "/api/v1/entries", nil, []time.Duration{-1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
+			before := time.Now()
+			h.ServeHTTP(w, httptest.NewRequest(c.method, c.target, c.body))
+			after := time.Now()
 
-	within := func(got time.Time, d time.Duration) bool {
-		return !got.Before(before.Add(d)) && !got.After(after.Add(d))
-	}
-	if len(w.read) != 1 || !within(w.read[0], ReadTimeout) {
-		t.Errorf("read deadlines = %v, want one, ReadTimeout (%v) from the request's start", w.read, ReadTimeout)
-	}
-	if len(w.write) != 2 || !within(w.write[0], WriteTimeout) || !w.write[1].Equal(streamUntil) {
-		t.Errorf("write deadlines = %v, want WriteTimeout (%v) from the start, then the handler's %v", w.write, WriteTimeout, streamUntil)
+			within := func(got time.Time, d time.Duration) bool {
+				if d < 0 {
+					return got.IsZero()
+				}
+				return !got.Before(before.Add(d)) && !got.After(after.Add(d))
+			}
+			ok := len(w.read) == len(c.wantRead)
+			for i := 0; ok && i < len(w.read); i++ {
+				ok = within(w.read[i], c.wantRead[i])
+			}
+			if !ok {
+				t.Errorf("read deadlines = %v, want %v from the request's start (-1: lifted)", w.read, c.wantRead)
+			}
+			if len(w.write) != 2 || !within(w.write[0], WriteTimeout) || !w.write[1].Equal(streamUntil) {
+				t.Errorf("write deadlines = %v, want WriteTimeout (%v) from the start, then the handler's %v", w.write, WriteTimeout, streamUntil)
+			}
+		})
 	}
 }
 

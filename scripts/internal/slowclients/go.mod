@@ -1,0 +1,3 @@
+module github.com/xmojo/diary/scripts/internal/slowclients
+
+go 1.26.0
