@@ -102,6 +102,9 @@ func BenchmarkSearch100k(b *testing.B) {
 			plainQ = `to_tsquery('english', $2)`
 		}
 		_ = svc.DB.QueryRow(ctx, `SELECT count(*) FROM search_bench_plain WHERE user_id = $1 AND tsv @@ `+plainQ, u.ID, q.plain).Scan(&plainHits)
+		if os.Getenv("SEARCH_BENCH_EXPLAIN") == "1" {
+			explainHits(b, svc, u.ID, tsq, in)
+		}
 		blind := func() error {
 			_, _, err := findHits(ctx, svc.DB, u.ID, tsq, in)
 			return err
@@ -150,7 +153,12 @@ func benchSamples(b *testing.B, name string, def int) int {
 	return def
 }
 
-// plainSearch is findHits's SQL over the plaintext scratch table.
+// plainRankWeights are ts_rank_cd's weights for D, C, B and A in the plaintext baseline:
+// PostgreSQL's defaults, the ones the RUM index ranks the blind tokens with.
+const plainRankWeights = "{0.1, 0.2, 0.4, 1.0}"
+
+// plainSearch is the search as PostgreSQL's own FTS does it over the plaintext scratch
+// table: a GIN index finds the matches, ts_rank_cd ranks every one of them.
 func plainSearch(ctx context.Context, svc *platform.Services, userID, tsquery, text string) error {
 	rows, err := svc.DB.Query(ctx, `
 		WITH q AS (SELECT `+tsquery+` AS q),
@@ -165,7 +173,7 @@ func plainSearch(ctx context.Context, svc *platform.Services, userID, tsquery, t
 		       e.occurred_at, e.created_at, e.updated_at, e.version
 		FROM hits h JOIN entries e ON e.id = h.entry_id
 		ORDER BY h.score DESC, h.entry_id DESC
-		LIMIT 21`, userID, text, rankWeights)
+		LIMIT 21`, userID, text, plainRankWeights)
 	if err != nil {
 		return err
 	}
@@ -438,4 +446,23 @@ func newZipf(rng *rand.Rand, n int) *zipfGen {
 func (z *zipfGen) next() int {
 	i, _ := slices.BinarySearch(z.cdf, z.rng.Float64())
 	return min(i, len(z.cdf)-1)
+}
+
+// explainHits prints PostgreSQL's plan of findHits's SQL for the query, with timings and
+// buffers (SEARCH_BENCH_EXPLAIN=1): where a query's time goes.
+func explainHits(b *testing.B, svc *platform.Services, userID, tsquery string, in searchInput) {
+	sql := hitsSQL
+	if in.query.HasPrefix() {
+		sql = hitsPrefixedSQL
+	}
+	rows, err := svc.DB.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql,
+		userID, tsquery, in.mood, in.tags, in.from, in.to, nil, nil, in.limit+1)
+	if err != nil {
+		b.Fatalf("explain: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatalf("explain: %v", err)
+	}
+	fmt.Println(strings.Join(lines, "\n"))
 }

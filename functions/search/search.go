@@ -14,10 +14,6 @@ import (
 	"github.com/xmojo/diary/shared/store"
 )
 
-// rankWeights are ts_rank_cd's weights for D, C, B and A: a title word (A) counts ten
-// times a content word (D), PostgreSQL's defaults.
-const rankWeights = "{0.1, 0.2, 0.4, 1.0}"
-
 // errEntryUnreadable answers a hit that failed its integrity check.
 var errEntryUnreadable = httpapi.NewError(http.StatusInternalServerError, "entry_unreadable",
 	"an entry failed its integrity check and cannot be shown")
@@ -90,11 +86,11 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		snippet, marks := blindindex.Snippet(content, in.query)
-		res.Items = append(res.Items, hitView{Entry: h.view(title, content), Score: h.Score, Snippet: snippet, Highlights: marks})
+		res.Items = append(res.Items, hitView{Entry: h.view(title, content), Score: h.score(), Snippet: snippet, Highlights: marks})
 	}
 	if more && len(hits) > 0 {
 		last := hits[len(hits)-1]
-		cur := position{score: last.Score, id: last.ID}.encode()
+		cur := position{distance: last.Distance, id: last.ID}.encode()
 		res.NextCursor = &cur
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -102,28 +98,27 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 }
 
 // hitsQuery is findHits's SQL over the tsvector column named by column (a constant, never
-// user text).
+// user text). The column's RUM index (migration 0014) both finds the matches and yields
+// them nearest first (tokens <=> q: the reciprocal of the rank), so the scan stops once
+// the page is full instead of ranking every match; the entries join checks each row as
+// it comes (live, current tokens, filters). The keyset condition is on the same distance
+// the index orders by, compared exactly as a float8.
 func hitsQuery(column string) string {
 	return `
-		WITH q AS (SELECT $2::tsquery AS q),
-		hits AS (
-			SELECT s.entry_id, ts_rank_cd($3::real[], s.` + column + `, q.q) AS score
-			FROM search_index s
-			CROSS JOIN q
-			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
-			WHERE s.user_id = $1 AND s.` + column + ` @@ q.q
-			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
-			  AND ($4::text IS NULL OR e.mood = $4)
-			  AND ($5::text[] IS NULL OR e.tags @> $5)
-			  AND ($6::timestamptz IS NULL OR e.occurred_at >= $6)
-			  AND ($7::timestamptz IS NULL OR e.occurred_at < $7)
-		)
-		SELECT h.score, e.id, e.title_ct, e.content_ct, e.body_version, e.mood, e.tags, e.source,
-		       e.occurred_at, e.created_at, e.updated_at, e.version
-		FROM hits h JOIN entries e ON e.id = h.entry_id
-		WHERE $8::real IS NULL OR (h.score, h.entry_id) < ($8::real, $9::uuid)
-		ORDER BY h.score DESC, h.entry_id DESC
-		LIMIT $10`
+		SELECT s.` + column + ` <=> $2::tsquery AS distance, e.id, e.title_ct, e.content_ct, e.body_version,
+		       e.mood, e.tags, e.source, e.occurred_at, e.created_at, e.updated_at, e.version
+		FROM search_index s
+		JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
+		WHERE s.user_id = $1 AND s.` + column + ` @@ $2::tsquery
+		  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
+		  AND ($3::text IS NULL OR e.mood = $3)
+		  AND ($4::text[] IS NULL OR e.tags @> $4)
+		  AND ($5::timestamptz IS NULL OR e.occurred_at >= $5)
+		  AND ($6::timestamptz IS NULL OR e.occurred_at < $6)
+		  AND ($7::float8 IS NULL OR (s.` + column + ` <=> $2::tsquery) > $7
+		       OR ((s.` + column + ` <=> $2::tsquery) = $7 AND s.entry_id < $8::uuid))
+		ORDER BY s.` + column + ` <=> $2::tsquery, s.entry_id DESC
+		LIMIT $9`
 }
 
 // The two forms of findHits's SQL.
@@ -134,7 +129,7 @@ var (
 
 // hitRow is an entry that matched, with its rank.
 type hitRow struct {
-	Score       float32
+	Distance    float64 // RUM's distance: 1 / score, +Inf for a score of 0
 	ID          string
 	TitleCT     []byte
 	ContentCT   []byte
@@ -148,6 +143,9 @@ type hitRow struct {
 	Version     int
 }
 
+// score is the hit's rank as the answer gives it: the reciprocal of the distance.
+func (h hitRow) score() float32 { return float32(1 / h.Distance) }
+
 func (h hitRow) view(title *string, content string) entryView {
 	v := entryView{ID: h.ID, Title: title, Content: content, Mood: h.Mood, Tags: h.Tags, Source: h.Source,
 		OccurredAt: h.OccurredAt.UTC(), CreatedAt: h.CreatedAt.UTC(), UpdatedAt: h.UpdatedAt.UTC(), Version: h.Version}
@@ -158,27 +156,28 @@ func (h hitRow) view(title *string, content string) entryView {
 }
 
 // findHits runs the tsquery over the user's index: live entries only, whose tokens were
-// made from their current text, filtered, ranked with ts_rank_cd and the weights, and
-// paged by keyset on (score, id). The query is a parameter like every other value; a
-// query with a prefix* matches the tokens with prefixes, any other the word tokens alone.
+// made from their current text, filtered, best first by the RUM index's rank (cover
+// density with PostgreSQL's default weights, title A 1.0, content D 0.1), and paged by
+// keyset on (distance, id). The query is a parameter like every other value; a query
+// with a prefix* matches the tokens with prefixes, any other the word tokens alone.
 func findHits(ctx context.Context, db store.DBTX, userID, tsquery string, in searchInput) ([]hitRow, bool, error) {
-	var afterScore *float32
+	var afterDistance *float64
 	var afterID *string
 	if in.after != nil {
-		afterScore, afterID = &in.after.score, &in.after.id
+		afterDistance, afterID = &in.after.distance, &in.after.id
 	}
 	sql := hitsSQL
 	if in.query.HasPrefix() {
 		sql = hitsPrefixedSQL
 	}
 	rows, err := db.Query(ctx, sql,
-		userID, tsquery, rankWeights, in.mood, in.tags, in.from, in.to, afterScore, afterID, in.limit+1)
+		userID, tsquery, in.mood, in.tags, in.from, in.to, afterDistance, afterID, in.limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("search: find hits: %w", store.Translate(err))
 	}
 	hits, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (hitRow, error) {
 		var h hitRow
-		err := row.Scan(&h.Score, &h.ID, &h.TitleCT, &h.ContentCT, &h.BodyVersion, &h.Mood, &h.Tags, &h.Source,
+		err := row.Scan(&h.Distance, &h.ID, &h.TitleCT, &h.ContentCT, &h.BodyVersion, &h.Mood, &h.Tags, &h.Source,
 			&h.OccurredAt, &h.CreatedAt, &h.UpdatedAt, &h.Version)
 		return h, err
 	})
