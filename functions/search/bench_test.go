@@ -451,16 +451,20 @@ func (z *zipfGen) next() int {
 // explainHits prints PostgreSQL's plan of findHits's SQL for the query, with timings and
 // buffers (SEARCH_BENCH_EXPLAIN=1): where a query's time goes.
 func explainHits(b *testing.B, svc *platform.Services, userID, tsquery string, in searchInput) {
-	sql := hitsSQL
-	if in.query.HasPrefix() {
-		sql = hitsPrefixedSQL
-	}
-	rows, err := svc.DB.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql,
-		userID, tsquery, in.mood, in.tags, in.from, in.to, nil, nil, in.limit+1)
-	if err != nil {
-		b.Fatalf("explain: %v", err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	sql, _ := rankedSQLFor(in.query)
+	var lines []string
+	err := pgx.BeginFunc(context.Background(), svc.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(context.Background(), `SET LOCAL enable_sort = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql,
+			userID, tsquery, in.mood, in.tags, in.from, in.to, nil, nil, in.limit+1)
+		if err != nil {
+			return err
+		}
+		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	if err != nil {
 		b.Fatalf("explain: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/xmojo/diary/shared/blindindex"
 	"github.com/xmojo/diary/shared/testenv"
 )
@@ -117,6 +119,39 @@ func TestCursorRoundTrip(t *testing.T) {
 	} {
 		if p, ok := decodeCursor(c); ok {
 			t.Errorf("decodeCursor(%s) = %v, want refused", name, p)
+		}
+	}
+}
+
+// TestFullScanQueriesNeverAskTheRUMIndex: a query with an or'ed exclusion is evaluated on
+// the user's own rows, never by a full scan of the RUM index (every user's tokens).
+func TestFullScanQueriesNeverAskTheRUMIndex(t *testing.T) {
+	h := newHarness(t)
+	u := testenv.NewUser(t, h.svc, "uce")
+	h.put(t, u, entry{content: "harbour"})
+	k, err := blindindex.NewKey(u.MasterKey, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, query := range []string{"harbour or -storm", "harb* or -storm"} {
+		q, err := blindindex.ParseQuery(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql, streams := rankedSQLFor(q)
+		if streams {
+			t.Errorf("%q streams the RUM index", query)
+		}
+		rows, err := h.svc.DB.Query(t.Context(), "EXPLAIN "+sql, u.ID, k.TSQuery(q), nil, nil, nil, nil, nil, nil, 21)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(plan, "\n"); strings.Contains(p, "search_index_tokens") {
+			t.Errorf("plan of %q uses a RUM index:\n%s", query, p)
 		}
 	}
 }

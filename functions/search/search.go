@@ -1,12 +1,16 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xmojo/diary/shared/blindindex"
 	"github.com/xmojo/diary/shared/entrybody"
@@ -97,35 +101,88 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, res)
 }
 
-// hitsQuery is findHits's SQL over the tsvector column named by column (a constant, never
-// user text). The column's RUM index (migration 0014) both finds the matches and yields
-// them nearest first (tokens <=> q: the reciprocal of the rank), so the scan stops once
-// the page is full instead of ranking every match; the entries join checks each row as
-// it comes (live, current tokens, filters). The keyset condition is on the same distance
-// the index orders by, compared exactly as a float8.
-func hitsQuery(column string) string {
+// rankedQuery is findHits's first SQL, over the tsvector column named by column (a
+// constant, never user text): the ids and distances of the matches that can be on the
+// page. The column's RUM index (migration 0014) both finds the matches and yields them
+// nearest first (tokens <=> q, the reciprocal of the rank), so the scan stops soon after
+// the page instead of ranking every match: rank() with a ROWS frame over that stream has a
+// run condition (r <= $9) that ends the scan at the first row ranked past the page, and
+// it keeps every row that ties with the page's last, which the page's order by id needs.
+// The entries join checks each row as it streams (live, current tokens, filters). The
+// keyset condition is on the distance itself, compared exactly as a float8.
+func rankedQuery(column string) string {
 	return `
-		SELECT s.` + column + ` <=> $2::tsquery AS distance, e.id, e.title_ct, e.content_ct, e.body_version,
-		       e.mood, e.tags, e.source, e.occurred_at, e.created_at, e.updated_at, e.version
-		FROM search_index s
-		JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
-		WHERE s.user_id = $1 AND s.` + column + ` @@ $2::tsquery
-		  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
-		  AND ($3::text IS NULL OR e.mood = $3)
-		  AND ($4::text[] IS NULL OR e.tags @> $4)
-		  AND ($5::timestamptz IS NULL OR e.occurred_at >= $5)
-		  AND ($6::timestamptz IS NULL OR e.occurred_at < $6)
-		  AND ($7::float8 IS NULL OR (s.` + column + ` <=> $2::tsquery) > $7
-		       OR ((s.` + column + ` <=> $2::tsquery) = $7 AND s.entry_id < $8::uuid))
-		ORDER BY s.` + column + ` <=> $2::tsquery, s.entry_id DESC
-		LIMIT $9`
+		SELECT distance, entry_id FROM (
+			SELECT s.` + column + ` <=> $2::tsquery AS distance, s.entry_id,
+			       rank() OVER (ORDER BY s.` + column + ` <=> $2::tsquery ROWS UNBOUNDED PRECEDING) AS r
+			FROM search_index s
+			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
+			WHERE s.user_id = $1 AND s.` + column + ` @@ $2::tsquery
+			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
+			  AND ($3::text IS NULL OR e.mood = $3)
+			  AND ($4::text[] IS NULL OR e.tags @> $4)
+			  AND ($5::timestamptz IS NULL OR e.occurred_at >= $5)
+			  AND ($6::timestamptz IS NULL OR e.occurred_at < $6)
+			  AND ($7::float8 IS NULL OR (s.` + column + ` <=> $2::tsquery) > $7
+			       OR ((s.` + column + ` <=> $2::tsquery) = $7 AND s.entry_id < $8::uuid))
+		) ranked
+		WHERE r <= $9`
 }
 
-// The two forms of findHits's SQL.
+// fullScanQuery is rankedQuery for a query no index can serve (an or'ed exclusion:
+// Query.NeedsFullScan): the same rank and order, written with the functions behind the
+// operators (ts_match_vq for @@, rum_ts_distance for <=>) so that the planner reads the
+// user's rows by search_index_user_idx and never asks the RUM index for a full scan, which
+// would read every user's tokens (and crashed a backend here once, under load).
+func fullScanQuery(column string) string {
+	return `
+		SELECT distance, entry_id FROM (
+			SELECT rum_ts_distance(s.` + column + `, $2::tsquery) AS distance, s.entry_id,
+			       rank() OVER (ORDER BY rum_ts_distance(s.` + column + `, $2::tsquery) ROWS UNBOUNDED PRECEDING) AS r
+			FROM search_index s
+			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
+			WHERE s.user_id = $1 AND ts_match_vq(s.` + column + `, $2::tsquery)
+			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
+			  AND ($3::text IS NULL OR e.mood = $3)
+			  AND ($4::text[] IS NULL OR e.tags @> $4)
+			  AND ($5::timestamptz IS NULL OR e.occurred_at >= $5)
+			  AND ($6::timestamptz IS NULL OR e.occurred_at < $6)
+			  AND ($7::float8 IS NULL OR rum_ts_distance(s.` + column + `, $2::tsquery) > $7
+			       OR (rum_ts_distance(s.` + column + `, $2::tsquery) = $7 AND s.entry_id < $8::uuid))
+		) ranked
+		WHERE r <= $9`
+}
+
+// The forms of findHits's first SQL: by the RUM index, or on each of the user's rows;
+// over the word tokens, or the tokens with prefixes.
 var (
-	hitsSQL         = hitsQuery("tokens")
-	hitsPrefixedSQL = hitsQuery("tokens_prefixed")
+	rankedSQL           = rankedQuery("tokens")
+	rankedPrefixedSQL   = rankedQuery("tokens_prefixed")
+	fullScanSQL         = fullScanQuery("tokens")
+	fullScanPrefixedSQL = fullScanQuery("tokens_prefixed")
 )
+
+// rankedSQLFor is the first SQL findHits runs for the query, and whether it streams the
+// RUM index's order (which needs the planner's sorts turned off).
+func rankedSQLFor(q blindindex.Query) (string, bool) {
+	switch {
+	case q.NeedsFullScan() && q.HasPrefix():
+		return fullScanPrefixedSQL, false
+	case q.NeedsFullScan():
+		return fullScanSQL, false
+	case q.HasPrefix():
+		return rankedPrefixedSQL, true
+	default:
+		return rankedSQL, true
+	}
+}
+
+// pageSQL reads the page's entries, once findHits has chosen them.
+const pageSQL = `
+	SELECT e.id, e.title_ct, e.content_ct, e.body_version, e.mood, e.tags, e.source,
+	       e.occurred_at, e.created_at, e.updated_at, e.version
+	FROM entries e
+	WHERE e.user_id = $1 AND e.id = ANY($2::uuid[])`
 
 // hitRow is an entry that matched, with its rank.
 type hitRow struct {
@@ -158,28 +215,72 @@ func (h hitRow) view(title *string, content string) entryView {
 // findHits runs the tsquery over the user's index: live entries only, whose tokens were
 // made from their current text, filtered, best first by the RUM index's rank (cover
 // density with PostgreSQL's default weights, title A 1.0, content D 0.1), and paged by
-// keyset on (distance, id). The query is a parameter like every other value; a query
+// keyset on (distance, id DESC). The query is a parameter like every other value; a query
 // with a prefix* matches the tokens with prefixes, any other the word tokens alone.
-func findHits(ctx context.Context, db store.DBTX, userID, tsquery string, in searchInput) ([]hitRow, bool, error) {
+//
+// It runs in a read-only transaction (one snapshot for both statements) that turns the planner's explicit sorts off
+// (SET LOCAL enable_sort = off): PostgreSQL 15's planner prices the window's input as if
+// every match were read (it does not count the run condition's early stop), so it would
+// rather fetch and sort every match than stream the index's order, ranking every match:
+// what the RUM index is there to avoid (docs/benchmarks.md).
+// The page's final order, by (distance, id DESC), is made here from the few rows chosen.
+func findHits(ctx context.Context, db *pgxpool.Pool, userID, tsquery string, in searchInput) ([]hitRow, bool, error) {
 	var afterDistance *float64
 	var afterID *string
 	if in.after != nil {
 		afterDistance, afterID = &in.after.distance, &in.after.id
 	}
-	sql := hitsSQL
-	if in.query.HasPrefix() {
-		sql = hitsPrefixedSQL
-	}
-	rows, err := db.Query(ctx, sql,
-		userID, tsquery, in.mood, in.tags, in.from, in.to, afterDistance, afterID, in.limit+1)
-	if err != nil {
-		return nil, false, fmt.Errorf("search: find hits: %w", store.Translate(err))
-	}
-	hits, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (hitRow, error) {
-		var h hitRow
-		err := row.Scan(&h.Distance, &h.ID, &h.TitleCT, &h.ContentCT, &h.BodyVersion, &h.Mood, &h.Tags, &h.Source,
-			&h.OccurredAt, &h.CreatedAt, &h.UpdatedAt, &h.Version)
-		return h, err
+	sql, streams := rankedSQLFor(in.query)
+	var hits []hitRow
+	// One snapshot for both statements: the entries read are the ones ranked.
+	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if streams {
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, sql,
+			userID, tsquery, in.mood, in.tags, in.from, in.to, afterDistance, afterID, in.limit+1)
+		if err != nil {
+			return err
+		}
+		if hits, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (hitRow, error) {
+			var h hitRow
+			err := row.Scan(&h.Distance, &h.ID)
+			return h, err
+		}); err != nil {
+			return err
+		}
+		// Best first; among equal ranks the greater id first, as the cursor continues.
+		slices.SortFunc(hits, func(a, b hitRow) int {
+			if c := cmp.Compare(a.Distance, b.Distance); c != 0 {
+				return c
+			}
+			return strings.Compare(b.ID, a.ID)
+		})
+		hits = hits[:min(len(hits), in.limit+1)]
+		ids := make([]string, len(hits))
+		for i, h := range hits {
+			ids[i] = h.ID
+		}
+		rows, err = tx.Query(ctx, pageSQL, userID, ids)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]*hitRow, len(hits))
+		for i := range hits {
+			byID[hits[i].ID] = &hits[i]
+		}
+		var e hitRow
+		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.TitleCT, &e.ContentCT, &e.BodyVersion, &e.Mood, &e.Tags,
+			&e.Source, &e.OccurredAt, &e.CreatedAt, &e.UpdatedAt, &e.Version}, func() error {
+			if h := byID[e.ID]; h != nil {
+				e.Distance = h.Distance
+				*h = e
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("search: find hits: %w", store.Translate(err))

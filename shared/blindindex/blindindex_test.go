@@ -345,3 +345,23 @@ func TestSnippet(t *testing.T) {
 		t.Errorf("Snippet = %q %v, want the content and no highlight", snip3, hl3)
 	}
 }
+
+func TestNeedsFullScan(t *testing.T) {
+	for q, want := range map[string]bool{
+		"walk":                false,
+		"walk -rain":          false,
+		"walk or hike":        false,
+		`walk -"in the rain"`: false,
+		"walk or -rain":       true,
+		"hike walk or -rain":  true,
+		"walk* or -rai*":      true,
+	} {
+		parsed, err := ParseQuery(q)
+		if err != nil {
+			t.Fatalf("ParseQuery(%q): %v", q, err)
+		}
+		if got := parsed.NeedsFullScan(); got != want {
+			t.Errorf("ParseQuery(%q).NeedsFullScan() = %v, want %v", q, got, want)
+		}
+	}
+}
