@@ -1,12 +1,9 @@
 package search
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,16 +150,16 @@ func fullScanQuery(column string) string {
 		WHERE r <= $9`
 }
 
-// The forms of findHits's first SQL: by the RUM index, or on each of the user's rows;
+// The forms of findHits's SQL: by the RUM index, or on each of the user's rows;
 // over the word tokens, or the tokens with prefixes.
 var (
-	rankedSQL           = rankedQuery("tokens")
-	rankedPrefixedSQL   = rankedQuery("tokens_prefixed")
-	fullScanSQL         = fullScanQuery("tokens")
-	fullScanPrefixedSQL = fullScanQuery("tokens_prefixed")
+	rankedSQL           = pageQuery(rankedQuery("tokens"))
+	rankedPrefixedSQL   = pageQuery(rankedQuery("tokens_prefixed"))
+	fullScanSQL         = pageQuery(fullScanQuery("tokens"))
+	fullScanPrefixedSQL = pageQuery(fullScanQuery("tokens_prefixed"))
 )
 
-// rankedSQLFor is the first SQL findHits runs for the query, and whether it streams the
+// rankedSQLFor is the SQL findHits runs for the query, and whether it streams the
 // RUM index's order (which needs the planner's sorts turned off).
 func rankedSQLFor(q blindindex.Query) (string, bool) {
 	switch {
@@ -177,12 +174,18 @@ func rankedSQLFor(q blindindex.Query) (string, bool) {
 	}
 }
 
-// pageSQL reads the page's entries, once findHits has chosen them.
-const pageSQL = `
-	SELECT e.id, e.title_ct, e.content_ct, e.body_version, e.mood, e.tags, e.source,
-	       e.occurred_at, e.created_at, e.updated_at, e.version
-	FROM entries e
-	WHERE e.user_id = $1 AND e.id = ANY($2::uuid[])`
+// pageQuery is findHits's SQL: the page's entries, best first, from the rows ranked (the
+// first SQL, a constant), which are few: the page and the rows tied with its last. The
+// sort is over those few rows only.
+func pageQuery(ranked string) string {
+	return `
+		SELECT h.distance, e.id, e.title_ct, e.content_ct, e.body_version, e.mood, e.tags, e.source,
+		       e.occurred_at, e.created_at, e.updated_at, e.version
+		FROM (` + ranked + `) h
+		JOIN entries e ON e.id = h.entry_id AND e.user_id = $1
+		ORDER BY h.distance, h.entry_id DESC
+		LIMIT $9`
+}
 
 // hitRow is an entry that matched, with its rank.
 type hitRow struct {
@@ -218,12 +221,12 @@ func (h hitRow) view(title *string, content string) entryView {
 // keyset on (distance, id DESC). The query is a parameter like every other value; a query
 // with a prefix* matches the tokens with prefixes, any other the word tokens alone.
 //
-// It runs in a read-only transaction (one snapshot for both statements) that turns the planner's explicit sorts off
-// (SET LOCAL enable_sort = off): PostgreSQL 15's planner prices the window's input as if
-// every match were read (it does not count the run condition's early stop), so it would
-// rather fetch and sort every match than stream the index's order, ranking every match:
-// what the RUM index is there to avoid (docs/benchmarks.md).
-// The page's final order, by (distance, id DESC), is made here from the few rows chosen.
+// A query the index serves runs in a read-only transaction that turns the planner's
+// explicit sorts off (SET LOCAL enable_sort = off): PostgreSQL 15's planner prices the
+// window's input as if every match were read (it does not count the run condition's
+// early stop), so it would rather fetch and sort every match than stream the index's
+// order, which is what the RUM index is there to avoid (docs/benchmarks.md). The
+// transaction and the query go in one batch: one round trip.
 func findHits(ctx context.Context, db *pgxpool.Pool, userID, tsquery string, in searchInput) ([]hitRow, bool, error) {
 	var afterDistance *float64
 	var afterID *string
@@ -231,57 +234,32 @@ func findHits(ctx context.Context, db *pgxpool.Pool, userID, tsquery string, in 
 		afterDistance, afterID = &in.after.distance, &in.after.id
 	}
 	sql, streams := rankedSQLFor(in.query)
+	args := []any{userID, tsquery, in.mood, in.tags, in.from, in.to, afterDistance, afterID, in.limit + 1}
 	var hits []hitRow
-	// One snapshot for both statements: the entries read are the ones ranked.
-	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if streams {
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
-				return err
-			}
-		}
-		rows, err := tx.Query(ctx, sql,
-			userID, tsquery, in.mood, in.tags, in.from, in.to, afterDistance, afterID, in.limit+1)
-		if err != nil {
-			return err
-		}
-		if hits, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (hitRow, error) {
+	scan := func(rows pgx.Rows) error {
+		var err error
+		hits, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (hitRow, error) {
 			var h hitRow
-			err := row.Scan(&h.Distance, &h.ID)
+			err := row.Scan(&h.Distance, &h.ID, &h.TitleCT, &h.ContentCT, &h.BodyVersion, &h.Mood, &h.Tags, &h.Source,
+				&h.OccurredAt, &h.CreatedAt, &h.UpdatedAt, &h.Version)
 			return h, err
-		}); err != nil {
-			return err
-		}
-		// Best first; among equal ranks the greater id first, as the cursor continues.
-		slices.SortFunc(hits, func(a, b hitRow) int {
-			if c := cmp.Compare(a.Distance, b.Distance); c != 0 {
-				return c
-			}
-			return strings.Compare(b.ID, a.ID)
-		})
-		hits = hits[:min(len(hits), in.limit+1)]
-		ids := make([]string, len(hits))
-		for i, h := range hits {
-			ids[i] = h.ID
-		}
-		rows, err = tx.Query(ctx, pageSQL, userID, ids)
-		if err != nil {
-			return err
-		}
-		byID := make(map[string]*hitRow, len(hits))
-		for i := range hits {
-			byID[hits[i].ID] = &hits[i]
-		}
-		var e hitRow
-		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.TitleCT, &e.ContentCT, &e.BodyVersion, &e.Mood, &e.Tags,
-			&e.Source, &e.OccurredAt, &e.CreatedAt, &e.UpdatedAt, &e.Version}, func() error {
-			if h := byID[e.ID]; h != nil {
-				e.Distance = h.Distance
-				*h = e
-			}
-			return nil
 		})
 		return err
-	})
+	}
+	var err error
+	if streams {
+		b := &pgx.Batch{}
+		b.Queue(`BEGIN READ ONLY`)
+		b.Queue(`SET LOCAL enable_sort = off`)
+		b.Queue(sql, args...).Query(scan)
+		b.Queue(`COMMIT`)
+		err = db.SendBatch(ctx, b).Close()
+	} else {
+		var rows pgx.Rows
+		if rows, err = db.Query(ctx, sql, args...); err == nil {
+			err = scan(rows)
+		}
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("search: find hits: %w", store.Translate(err))
 	}
