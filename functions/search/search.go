@@ -98,80 +98,48 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, res)
 }
 
-// rankedQuery is findHits's first SQL, over the tsvector column named by column (a
-// constant, never user text): the ids and distances of the matches that can be on the
-// page. The column's RUM index (migration 0014) both finds the matches and yields them
-// nearest first (tokens <=> q, the reciprocal of the rank), so the scan stops soon after
-// the page instead of ranking every match: rank() with a ROWS frame over that stream has a
-// run condition (r <= $9) that ends the scan at the first row ranked past the page, and
-// it keeps every row that ties with the page's last, which the page's order by id needs.
-// The entries join checks each row as it streams (live, current tokens, filters). The
-// keyset condition is on the distance itself, compared exactly as a float8.
-func rankedQuery(column string) string {
+// rankedQuery is the inner part of findHits's SQL: the ids and distances of the matches
+// that can be on the page, with match the condition and distance the expression of the
+// rank over one tsvector column (constants, never user text). Over the RUM index
+// (migration 0014; match "col @@ q", distance "col <=> q") the index both finds the
+// matches and yields them nearest first (the distance is the reciprocal of the rank), so
+// the scan stops soon after the page instead of ranking every match: rank() with a ROWS
+// frame over that stream has a run condition (r <= $9) that ends the scan at the first
+// row ranked past the page, and it keeps every row that ties with the page's last, which
+// the page's order by id needs. The entries join checks each row as it streams (live,
+// current tokens, filters). The keyset condition is on the distance itself, compared
+// exactly as a float8.
+func rankedQuery(match, distance string) string {
 	return `
 		SELECT distance, entry_id FROM (
-			SELECT s.` + column + ` <=> $2::tsquery AS distance, s.entry_id,
-			       rank() OVER (ORDER BY s.` + column + ` <=> $2::tsquery ROWS UNBOUNDED PRECEDING) AS r
+			SELECT ` + distance + ` AS distance, s.entry_id,
+			       rank() OVER (ORDER BY ` + distance + ` ROWS UNBOUNDED PRECEDING) AS r
 			FROM search_index s
 			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
-			WHERE s.user_id = $1 AND s.` + column + ` @@ $2::tsquery
+			WHERE s.user_id = $1 AND ` + match + `
 			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
 			  AND ($3::text IS NULL OR e.mood = $3)
 			  AND ($4::text[] IS NULL OR e.tags @> $4)
 			  AND ($5::timestamptz IS NULL OR e.occurred_at >= $5)
 			  AND ($6::timestamptz IS NULL OR e.occurred_at < $6)
-			  AND ($7::float8 IS NULL OR (s.` + column + ` <=> $2::tsquery) > $7
-			       OR ((s.` + column + ` <=> $2::tsquery) = $7 AND s.entry_id < $8::uuid))
+			  AND ($7::float8 IS NULL OR ` + distance + ` > $7
+			       OR (` + distance + ` = $7 AND s.entry_id < $8::uuid))
 		) ranked
 		WHERE r <= $9`
 }
 
-// fullScanQuery is rankedQuery for a query no index can serve (an or'ed exclusion:
-// Query.NeedsFullScan): the same rank and order, written with the functions behind the
-// operators (ts_match_vq for @@, rum_ts_distance for <=>) so that the planner reads the
-// user's rows by search_index_user_idx and never asks the RUM index for a full scan, which
-// would read every user's tokens (and crashed a backend here once, under load).
+// indexedQuery ranks over column's RUM index.
+func indexedQuery(column string) string {
+	return rankedQuery("s."+column+" @@ $2::tsquery", "(s."+column+" <=> $2::tsquery)")
+}
+
+// fullScanQuery ranks a query no index can serve (an or'ed exclusion:
+// Query.NeedsFullScan) the same way, with the functions behind the operators
+// (ts_match_vq for @@, rum_ts_distance for <=>), so that the planner reads the user's rows
+// by search_index_user_idx and never asks the RUM index for a full scan, which would read
+// every user's tokens (and crashed a backend here once, under load).
 func fullScanQuery(column string) string {
-	return `
-		SELECT distance, entry_id FROM (
-			SELECT rum_ts_distance(s.` + column + `, $2::tsquery) AS distance, s.entry_id,
-			       rank() OVER (ORDER BY rum_ts_distance(s.` + column + `, $2::tsquery) ROWS UNBOUNDED PRECEDING) AS r
-			FROM search_index s
-			JOIN entries e ON e.id = s.entry_id AND e.user_id = s.user_id
-			WHERE s.user_id = $1 AND ts_match_vq(s.` + column + `, $2::tsquery)
-			  AND e.deleted_at IS NULL AND s.entry_version = e.body_version
-			  AND ($3::text IS NULL OR e.mood = $3)
-			  AND ($4::text[] IS NULL OR e.tags @> $4)
-			  AND ($5::timestamptz IS NULL OR e.occurred_at >= $5)
-			  AND ($6::timestamptz IS NULL OR e.occurred_at < $6)
-			  AND ($7::float8 IS NULL OR rum_ts_distance(s.` + column + `, $2::tsquery) > $7
-			       OR (rum_ts_distance(s.` + column + `, $2::tsquery) = $7 AND s.entry_id < $8::uuid))
-		) ranked
-		WHERE r <= $9`
-}
-
-// The forms of findHits's SQL: by the RUM index, or on each of the user's rows;
-// over the word tokens, or the tokens with prefixes.
-var (
-	rankedSQL           = pageQuery(rankedQuery("tokens"))
-	rankedPrefixedSQL   = pageQuery(rankedQuery("tokens_prefixed"))
-	fullScanSQL         = pageQuery(fullScanQuery("tokens"))
-	fullScanPrefixedSQL = pageQuery(fullScanQuery("tokens_prefixed"))
-)
-
-// rankedSQLFor is the SQL findHits runs for the query, and whether it streams the
-// RUM index's order (which needs the planner's sorts turned off).
-func rankedSQLFor(q blindindex.Query) (string, bool) {
-	switch {
-	case q.NeedsFullScan() && q.HasPrefix():
-		return fullScanPrefixedSQL, false
-	case q.NeedsFullScan():
-		return fullScanSQL, false
-	case q.HasPrefix():
-		return rankedPrefixedSQL, true
-	default:
-		return rankedSQL, true
-	}
+	return rankedQuery("ts_match_vq(s."+column+", $2::tsquery)", "rum_ts_distance(s."+column+", $2::tsquery)")
 }
 
 // pageQuery is findHits's SQL: the page's entries, best first, from the rows ranked (the
@@ -185,6 +153,30 @@ func pageQuery(ranked string) string {
 		JOIN entries e ON e.id = h.entry_id AND e.user_id = $1
 		ORDER BY h.distance, h.entry_id DESC
 		LIMIT $9`
+}
+
+// The forms of findHits's SQL: by the RUM index, or on each of the user's rows; over the
+// word tokens, or the tokens with prefixes.
+var (
+	rankedSQL           = pageQuery(indexedQuery("tokens"))
+	rankedPrefixedSQL   = pageQuery(indexedQuery("tokens_prefixed"))
+	fullScanSQL         = pageQuery(fullScanQuery("tokens"))
+	fullScanPrefixedSQL = pageQuery(fullScanQuery("tokens_prefixed"))
+)
+
+// rankedSQLFor is the SQL findHits runs for the query, and whether it streams the RUM
+// index's order (which needs the planner's sorts turned off).
+func rankedSQLFor(q blindindex.Query) (string, bool) {
+	switch {
+	case q.NeedsFullScan() && q.HasPrefix():
+		return fullScanPrefixedSQL, false
+	case q.NeedsFullScan():
+		return fullScanSQL, false
+	case q.HasPrefix():
+		return rankedPrefixedSQL, true
+	default:
+		return rankedSQL, true
+	}
 }
 
 // hitRow is an entry that matched, with its rank.
