@@ -138,7 +138,7 @@ func BenchmarkSearch100k(b *testing.B) {
 	_ = svc.DB.QueryRow(ctx, `SELECT avg(pg_column_size(tsv)) FROM search_bench_plain WHERE user_id = $1`, u.ID).Scan(&plainTSV)
 	var others int64
 	_ = svc.DB.QueryRow(ctx, `SELECT count(*) FROM search_index WHERE user_id <> $1`, u.ID).Scan(&others)
-	fmt.Printf("\nindex size: search_index %.0f MB (table, TOAST and GIN; %d rows of other users), plain %.0f MB\n", blindBytes/1e6, others, plainBytes/1e6)
+	fmt.Printf("\nindex size: search_index %.0f MB (table, TOAST and indexes; %d rows of other users), plain %.0f MB\n", blindBytes/1e6, others, plainBytes/1e6)
 	fmt.Printf("per entry: tokens %.0f B (%.0f lexemes), tokens_prefixed %.0f B (%.0f lexemes), plain tsvector %.0f B; whole relation %.0f B vs %.0f B\n",
 		tokensBytes, lexemes, prefixedBytes, prefixedLexemes, plainTSV, blindBytes/float64(n), plainBytes/float64(n))
 }
