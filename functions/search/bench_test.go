@@ -102,6 +102,9 @@ func BenchmarkSearch100k(b *testing.B) {
 			plainQ = `to_tsquery('english', $2)`
 		}
 		_ = svc.DB.QueryRow(ctx, `SELECT count(*) FROM search_bench_plain WHERE user_id = $1 AND tsv @@ `+plainQ, u.ID, q.plain).Scan(&plainHits)
+		if os.Getenv("SEARCH_BENCH_EXPLAIN") == "1" {
+			explainHits(b, svc, u.ID, tsq, in)
+		}
 		blind := func() error {
 			_, _, err := findHits(ctx, svc.DB, u.ID, tsq, in)
 			return err
@@ -135,7 +138,7 @@ func BenchmarkSearch100k(b *testing.B) {
 	_ = svc.DB.QueryRow(ctx, `SELECT avg(pg_column_size(tsv)) FROM search_bench_plain WHERE user_id = $1`, u.ID).Scan(&plainTSV)
 	var others int64
 	_ = svc.DB.QueryRow(ctx, `SELECT count(*) FROM search_index WHERE user_id <> $1`, u.ID).Scan(&others)
-	fmt.Printf("\nindex size: search_index %.0f MB (table, TOAST and GIN; %d rows of other users), plain %.0f MB\n", blindBytes/1e6, others, plainBytes/1e6)
+	fmt.Printf("\nindex size: search_index %.0f MB (table, TOAST and indexes; %d rows of other users), plain %.0f MB\n", blindBytes/1e6, others, plainBytes/1e6)
 	fmt.Printf("per entry: tokens %.0f B (%.0f lexemes), tokens_prefixed %.0f B (%.0f lexemes), plain tsvector %.0f B; whole relation %.0f B vs %.0f B\n",
 		tokensBytes, lexemes, prefixedBytes, prefixedLexemes, plainTSV, blindBytes/float64(n), plainBytes/float64(n))
 }
@@ -150,7 +153,12 @@ func benchSamples(b *testing.B, name string, def int) int {
 	return def
 }
 
-// plainSearch is findHits's SQL over the plaintext scratch table.
+// plainRankWeights are ts_rank_cd's weights for D, C, B and A in the plaintext baseline:
+// PostgreSQL's defaults, the ones the RUM index ranks the blind tokens with.
+const plainRankWeights = "{0.1, 0.2, 0.4, 1.0}"
+
+// plainSearch is the search as PostgreSQL's own FTS does it over the plaintext scratch
+// table: a GIN index finds the matches, ts_rank_cd ranks every one of them.
 func plainSearch(ctx context.Context, svc *platform.Services, userID, tsquery, text string) error {
 	rows, err := svc.DB.Query(ctx, `
 		WITH q AS (SELECT `+tsquery+` AS q),
@@ -165,7 +173,7 @@ func plainSearch(ctx context.Context, svc *platform.Services, userID, tsquery, t
 		       e.occurred_at, e.created_at, e.updated_at, e.version
 		FROM hits h JOIN entries e ON e.id = h.entry_id
 		ORDER BY h.score DESC, h.entry_id DESC
-		LIMIT 21`, userID, text, rankWeights)
+		LIMIT 21`, userID, text, plainRankWeights)
 	if err != nil {
 		return err
 	}
@@ -438,4 +446,27 @@ func newZipf(rng *rand.Rand, n int) *zipfGen {
 func (z *zipfGen) next() int {
 	i, _ := slices.BinarySearch(z.cdf, z.rng.Float64())
 	return min(i, len(z.cdf)-1)
+}
+
+// explainHits prints PostgreSQL's plan of findHits's SQL for the query, with timings and
+// buffers (SEARCH_BENCH_EXPLAIN=1): where a query's time goes.
+func explainHits(b *testing.B, svc *platform.Services, userID, tsquery string, in searchInput) {
+	sql, _ := rankedSQLFor(in.query)
+	var lines []string
+	err := pgx.BeginFunc(context.Background(), svc.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(context.Background(), `SET LOCAL enable_sort = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql,
+			userID, tsquery, in.mood, in.tags, in.from, in.to, nil, nil, in.limit+1)
+		if err != nil {
+			return err
+		}
+		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		b.Fatalf("explain: %v", err)
+	}
+	fmt.Println(strings.Join(lines, "\n"))
 }

@@ -28,8 +28,9 @@ const (
 // maxRequestBytes bounds a search's body: a 256-character query and its filters.
 const maxRequestBytes = 16 << 10
 
-// cursorKind tags a search cursor: the (score, id) of the page's last hit.
-const cursorKind = "s1"
+// cursorKind tags a search cursor: the (distance, id) of the page's last hit. ("s1", the
+// (score, id) of ts_rank_cd's order before migration 0014, is no longer accepted.)
+const cursorKind = "s2"
 
 // errQueryEmpty answers a query with no word to look for.
 var errQueryEmpty = httpapi.NewError(http.StatusUnprocessableEntity, "query_empty",
@@ -57,16 +58,17 @@ type searchInput struct {
 	to    *time.Time // occurred_at < to
 }
 
-// position is where a page of hits ends, in (score DESC, id DESC) order.
+// position is where a page of hits ends, in (distance ASC, id DESC) order: the distance
+// is the RUM index's, 1 / score.
 type position struct {
-	score float32
-	id    string
+	distance float64
+	id       string
 }
 
-// encode writes the position as an opaque cursor; the score goes as its exact bits, so
+// encode writes the position as an opaque cursor; the distance goes as its exact bits, so
 // the next page starts exactly after it.
 func (p position) encode() string {
-	raw := cursorKind + ":" + strconv.FormatUint(uint64(math.Float32bits(p.score)), 16) + ":" + p.id
+	raw := cursorKind + ":" + strconv.FormatUint(math.Float64bits(p.distance), 16) + ":" + p.id
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -75,19 +77,21 @@ func decodeCursor(s string) (position, bool) {
 	if !ok {
 		return position{}, false
 	}
-	bits, err := strconv.ParseUint(parts[1], 16, 32)
+	bits, err := strconv.ParseUint(parts[1], 16, 64)
 	if err != nil || strconv.FormatUint(bits, 16) != parts[1] {
 		return position{}, false
 	}
-	score := math.Float32frombits(uint32(bits))
-	if math.IsNaN(float64(score)) || math.IsInf(float64(score), 0) {
+	// A distance is positive, +Inf for a hit of score 0 (an entry matched only through
+	// an or'ed exclusion: "walk or -rain"); never NaN, zero or negative.
+	distance := math.Float64frombits(bits)
+	if math.IsNaN(distance) || distance <= 0 {
 		return position{}, false
 	}
 	id, err := uuid.Parse(parts[2])
 	if err != nil || id.String() != parts[2] {
 		return position{}, false
 	}
-	return position{score: score, id: parts[2]}, true
+	return position{distance: distance, id: parts[2]}, true
 }
 
 // validate checks the request; every bad field is named in one 422.

@@ -10,7 +10,8 @@
 #         - Redis without persistence (--save '' --appendonly no),
 #         - versitygw v1.8.0 in posix mode (S3 with SigV4 checks, a fixed
 #           access key and secret, bucket diary-media),
-#       installing whatever is missing (apt-get for postgresql/redis-server,
+#       installing whatever is missing (apt-get for postgresql, its rum
+#       extension (postgresql-NN-rum) and redis-server,
 #       `go install` for versitygw into .tools/bin, outside every module).
 #       Each start is idempotent: a service of this state dir already running
 #       on its port is reused (and left running afterwards); anything else on
@@ -117,6 +118,7 @@ svc_ensure_tools() {
 	fi
 	if [[ $need_pg == 1 ]]; then
 		svc_pg_bindir >/dev/null || { svc_err "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (set PG_BINDIR)"; return 1; }
+		svc_pg_ensure_rum || return 1
 		if [[ $EUID -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
 			svc_log "creating system user postgres"
 			useradd --system --no-create-home --shell /usr/sbin/nologin postgres || return 1
@@ -125,6 +127,19 @@ svc_ensure_tools() {
 	if [[ $need_redis == 1 ]]; then
 		command -v redis-server >/dev/null 2>&1 || { svc_err "redis-server is still missing"; return 1; }
 	fi
+}
+
+# svc_pg_ensure_rum: the rum extension (postgrespro/rum) for the PostgreSQL in use, which
+# the search index needs (migration 0014): Debian's postgresql-NN-rum when it is missing.
+svc_pg_ensure_rum() {
+	local bindir ver sharedir
+	bindir=$(svc_pg_bindir) || return 1
+	sharedir=$("$bindir/pg_config" --sharedir 2>/dev/null) || sharedir=
+	ver=$(basename "$(dirname "$bindir")")
+	[[ -n $sharedir ]] || sharedir=/usr/share/postgresql/$ver
+	[[ -f $sharedir/extension/rum.control ]] && return 0
+	svc_apt_install "postgresql-$ver-rum" || return 1
+	[[ -f $sharedir/extension/rum.control ]] || { svc_err "the rum extension is still missing from $sharedir/extension"; return 1; }
 }
 
 # svc_versitygw_bin: print the path of the pinned versitygw, installing it once.

@@ -248,14 +248,17 @@ func TestTitleRanksAboveContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rt, rc float32
-	if err := svc.DB.QueryRow(context.Background(), `
-		SELECT ts_rank_cd($1::tsvector, $3::tsquery), ts_rank_cd($2::tsvector, $3::tsquery)`,
-		inTitle, inContent, k.TSQuery(q)).Scan(&rt, &rc); err != nil {
-		t.Fatal(err)
-	}
-	if rt <= rc {
-		t.Errorf("rank with the word in the title %v, in the content %v: want the title's higher", rt, rc)
+	// ts_rank_cd, and rum_ts_score: the rank the search orders by (the RUM index).
+	for _, rank := range []string{"ts_rank_cd", "rum_ts_score"} {
+		var rt, rc float32
+		if err := svc.DB.QueryRow(context.Background(), `
+			SELECT `+rank+`($1::tsvector, $3::tsquery), `+rank+`($2::tsvector, $3::tsquery)`,
+			inTitle, inContent, k.TSQuery(q)).Scan(&rt, &rc); err != nil {
+			t.Fatal(err)
+		}
+		if rt <= rc {
+			t.Errorf("%s with the word in the title %v, in the content %v: want the title's higher", rank, rt, rc)
+		}
 	}
 }
 
@@ -340,5 +343,25 @@ func TestSnippet(t *testing.T) {
 	snip3, hl3 := Snippet("Short content.", q)
 	if snip3 != "Short content." || len(hl3) != 0 {
 		t.Errorf("Snippet = %q %v, want the content and no highlight", snip3, hl3)
+	}
+}
+
+func TestNeedsFullScan(t *testing.T) {
+	for q, want := range map[string]bool{
+		"walk":                false,
+		"walk -rain":          false,
+		"walk or hike":        false,
+		`walk -"in the rain"`: false,
+		"walk or -rain":       true,
+		"hike walk or -rain":  true,
+		"walk* or -rai*":      true,
+	} {
+		parsed, err := ParseQuery(q)
+		if err != nil {
+			t.Fatalf("ParseQuery(%q): %v", q, err)
+		}
+		if got := parsed.NeedsFullScan(); got != want {
+			t.Errorf("ParseQuery(%q).NeedsFullScan() = %v, want %v", q, got, want)
+		}
 	}
 }

@@ -250,6 +250,23 @@ func (q Query) HasPrefix() bool {
 	return false
 }
 
+// NeedsFullScan reports whether the query has an or'ed exclusion ("walk or -rain"): it
+// matches every entry without the excluded word, which no index can list, so it must be
+// evaluated on each of the user's rows.
+func (q Query) NeedsFullScan() bool {
+	for _, g := range q.groups {
+		if len(g) < 2 {
+			continue
+		}
+		for _, t := range g {
+			if t.exclude {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // matches reports whether an indexed word is one the query looks for (excluded terms
 // aside): what the snippet highlights.
 func (q Query) matches(w word) bool {
