@@ -20,9 +20,10 @@ import (
 // Config is the search function's settings, read from the environment at Start.
 type Config struct {
 	platform.Config
-	// Sink is where search.reindex.requested events go: K_SINK, injected by a
-	// SinkBinding in the cluster and by the local runner at home. Empty means events are
-	// dropped, and a reindex stays queued.
+	// Sink is where the relay sends the outbox's events: K_SINK, injected by a
+	// SinkBinding in the cluster and by the local runner at home. Empty: this function
+	// sends none, and its events wait in the outbox for another relay (the janitor's
+	// sweep).
 	Sink string `envconfig:"K_SINK"`
 }
 
