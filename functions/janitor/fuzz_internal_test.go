@@ -1,6 +1,7 @@
 package janitor
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ func FuzzCleanupTick(f *testing.F) {
 		{eventing.TypePing, "application/json", `{"job":"cleanup"}`, now.Add(2 * time.Hour)},
 		{eventing.TypePing, "application/json", `{"job":"cleanup"}`, now.Add(-48 * time.Hour)},
 		{eventing.TypePing, "application/json", `{"job":"facebook-sync"}`, now},
+		{eventing.TypePing, "application/json", `{"job":"outbox-sweep"}`, now},
 		{eventing.TypePing, "application/json", `{"job":1}`, now},
 		{eventing.TypePing, "text/plain", `{"job":"cleanup"}`, now},
 		{eventing.TypePing, "application/xml", `<job>cleanup</job>`, now},
@@ -44,6 +46,9 @@ func FuzzCleanupTick(f *testing.F) {
 			ev.SetTime(time.Unix(0, at))
 		}
 		tick, err := fn.cleanupTick(ev, now)
+		if errors.Is(err, errOutboxSweep) {
+			return // the sweep's tick: what it does needs the database (TestOutboxSweep)
+		}
 		if err != nil {
 			eventingtest.WantAcknowledged(t, fn.handle, ev)
 			return

@@ -19,7 +19,7 @@ import (
 // that builds a tsquery, a limit from 1 to 50, a cursor of this search in its one
 // spelling, normalised tags and from before to (API.md, Search).
 func FuzzSearchRequest(f *testing.F) {
-	cursor := position{score: 0.25, id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}.encode()
+	cursor := position{distance: 4, id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}.encode()
 	for _, s := range []string{
 		`{"query":"sea walk"}`,
 		`{"query":"\"by the sea\" or lake -rain walk*","limit":50,"cursor":"` + cursor + `","mood":" calm ","tags":["Sea"," walk"],"from":"2024-01-01","to":"2024-12-31T23:59:59.9999999Z"}`,
@@ -29,7 +29,7 @@ func FuzzSearchRequest(f *testing.F) {
 		`{"query":"sea","limit":0,"cursor":"","tags":[""],"from":"2024-02-30","to":"yesterday"}`,
 		`{"query":"sea","from":"2024-05-02","to":"2024-05-01"}`,
 		`{"query":"sea","from":"2024-05-01","to":"2024-05-01"}`,
-		`{"query":"sea","cursor":"` + position{score: -0, id: "00000000-0000-0000-0000-000000000000"}.encode() + `"}`,
+		`{"query":"sea","cursor":"` + position{distance: 1, id: "00000000-0000-0000-0000-000000000000"}.encode() + `"}`,
 		`{"query":null,"limit":51}`,
 		`{"query":"-sea"}`,
 		`{"query":"sea","mood":"a\u0000b"}`,
