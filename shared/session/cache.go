@@ -82,6 +82,7 @@ const (
 // cache is one instance's session cache; the zero value is not usable, see StartCache.
 type cache struct {
 	rdb      *redis.Client
+	sub      *redis.Client // the subscription's own client
 	memberID string
 	ttl      time.Duration
 	max      int
@@ -120,6 +121,10 @@ type cacheTicket struct {
 // confirmed the store reads Redis as without a cache. Close stops it. Copies of s made
 // after (WithMaxAge) share the cache.
 func (s *Store) StartCache(ttl time.Duration, maxEntries int) error {
+	return s.startCache(ttl, maxEntries, time.Now, nil)
+}
+
+func (s *Store) startCache(ttl time.Duration, maxEntries int, now func() time.Time, onState func(bool)) error {
 	if ttl <= 0 || maxEntries <= 0 {
 		return errors.New("session: the cache needs a positive TTL and size")
 	}
@@ -127,12 +132,20 @@ func (s *Store) StartCache(ttl time.Duration, maxEntries int) error {
 		return errors.New("session: the cache is already started")
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	c := &cache{rdb: s.rdb, memberID: uuid.NewString(), ttl: ttl, max: maxEntries, now: time.Now,
-		entries: map[string]cacheEntry{}, stop: stop, done: make(chan struct{})}
+	memberID := uuid.NewString()
+	// The subscription has a client of its own, whose connection carries the instance's
+	// name: CLIENT LIST shows every instance's cache.
+	opt := *s.rdb.Options()
+	opt.ClientName = cacheClientName(memberID)
+	c := &cache{rdb: s.rdb, sub: redis.NewClient(&opt), memberID: memberID, ttl: ttl, max: maxEntries, now: now,
+		onState: onState, entries: map[string]cacheEntry{}, stop: stop, done: make(chan struct{})}
 	s.cache = c
 	go c.run(ctx)
 	return nil
 }
+
+// cacheClientName names the subscription connection of the instance memberID.
+func cacheClientName(memberID string) string { return "diary-session-cache-" + memberID }
 
 // Close stops the store's cache, if it has one, and withdraws its registration, so no
 // revocation waits for it. It does not close the Redis client.
@@ -148,6 +161,7 @@ func (s *Store) Close() error {
 	}
 	c.mu.Unlock()
 	<-c.done
+	_ = c.sub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), cacheOpTimeout)
 	defer cancel()
 	if err := c.rdb.ZRem(ctx, cacheMembersKey, c.memberID).Err(); err != nil {
@@ -299,7 +313,7 @@ func (c *cache) run(ctx context.Context) {
 // subscribe serves one subscription until it fails or ctx ends, and reports whether it was
 // ever confirmed.
 func (c *cache) subscribe(ctx context.Context) (confirmed bool) {
-	ps := c.rdb.Subscribe(ctx, invalidationChannel)
+	ps := c.sub.Subscribe(ctx, invalidationChannel)
 	c.mu.Lock()
 	c.ps = ps
 	c.mu.Unlock()
@@ -396,6 +410,12 @@ func (c *cache) pong(ctx context.Context, payload string) {
 	}
 	c.mu.Lock()
 	if c.subscribed {
+		if !c.servingLocked(c.now()) {
+			// The leases lapsed (or this is the first): a revocation may have waited them
+			// out instead of for this instance, so what the cache holds is dropped.
+			c.gen++
+			clear(c.entries)
+		}
 		c.pongLease = sent.Add(cacheLease)
 		c.regLease = regStart.Add(cacheLease)
 	}
@@ -459,20 +479,26 @@ func (s *Store) announce(ctx context.Context, kind, id string) error {
 	if err != nil {
 		return redisError("announce", err)
 	}
-	receivers, members, wait, err := parsePublished(res)
+	receivers, members, err := parsePublished(res)
 	if err != nil {
 		return redisError("announce", err)
 	}
 	if receivers == 0 && len(members) == 0 {
 		return nil
 	}
-	if receivers > 0 {
-		wait = max(wait, cacheLease)
-	}
-	deadline := answered.Add(wait)
 	ackKey := ackKeyPrefix + nonce
 	acks := 0
 	for acks < receivers || len(members) > 0 {
+		// A member is waited for until its lease ends. A receiver that is no member (its
+		// registration lapsed, so it flushes before it serves again) is waited for up
+		// to one lease, in case the registrations were lost from Redis.
+		var deadline time.Time
+		for _, leaseLeft := range members {
+			deadline = later(deadline, answered.Add(leaseLeft))
+		}
+		if acks < receivers {
+			deadline = later(deadline, answered.Add(cacheLease))
+		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			slog.Warn("session cache: instances did not acknowledge a revocation; waited out their leases",
@@ -497,27 +523,33 @@ func (s *Store) announce(ctx context.Context, kind, id string) error {
 	return nil
 }
 
-// parsePublished reads publishScript's answer: the receivers, the members by id, and how
-// long past the answer the last member's lease runs.
-func parsePublished(res []any) (receivers int, members map[string]bool, wait time.Duration, err error) {
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// parsePublished reads publishScript's answer: the receivers, and the members by id with
+// how long past the answer each one's lease runs.
+func parsePublished(res []any) (receivers int, members map[string]time.Duration, err error) {
 	if len(res) != 3 {
-		return 0, nil, 0, errors.New("unexpected answer")
+		return 0, nil, errors.New("unexpected answer")
 	}
 	n, ok1 := res[0].(int64)
 	now, ok2 := res[1].(int64)
 	list, ok3 := res[2].([]any)
 	if !ok1 || !ok2 || !ok3 || len(list)%2 != 0 {
-		return 0, nil, 0, errors.New("unexpected answer")
+		return 0, nil, errors.New("unexpected answer")
 	}
-	members = map[string]bool{}
+	members = map[string]time.Duration{}
 	for i := 0; i < len(list); i += 2 {
 		id, _ := list[i].(string)
 		score, err := strconv.ParseFloat(fmt.Sprint(list[i+1]), 64)
 		if id == "" || err != nil {
-			return 0, nil, 0, errors.New("unexpected member")
+			return 0, nil, errors.New("unexpected member")
 		}
-		members[id] = true
-		wait = max(wait, time.Duration(score-float64(now))*time.Millisecond)
+		members[id] = time.Duration(score-float64(now)) * time.Millisecond
 	}
-	return int(n), members, wait, nil
+	return int(n), members, nil
 }
