@@ -15,9 +15,9 @@ import (
 
 // entryMeta is what both tiers' entries share: the plaintext metadata.
 type entryMeta struct {
-	Mood       *string    `json:"mood"`
-	Tags       []string   `json:"tags"`
-	Source     string     `json:"source"`
+	Mood   *string  `json:"mood"`
+	Tags   []string `json:"tags"`
+	Source string   `json:"source"`
 	// The times are RFC 3339 in UTC (jsonTime), formatted once when the view is made:
 	// encoding/json's time.Time goes through MarshalJSON and then re-scans its output,
 	// which was a quarter of a list page's encoding (BenchmarkRenderPage).
@@ -25,7 +25,7 @@ type entryMeta struct {
 	CreatedAt  string  `json:"created_at"`
 	UpdatedAt  string  `json:"updated_at"`
 	DeletedAt  *string `json:"deleted_at"`
-	Version    int        `json:"version"`
+	Version    int     `json:"version"`
 }
 
 // entryView is an entry as its owner sees it: the id, the body of the caller's tier, and

@@ -109,11 +109,10 @@ func cacheOn(t *testing.T, b instance, id string) {
 	}
 }
 
-// TestCacheServesWhatRedisNoLongerHolds is the control for the revocation tests: a
-// session deleted in Redis behind the package's back is still answered from the cache
-// until its TTL, so a revocation that did not reach the cache would be served.
-func TestCacheServesWhatRedisNoLongerHolds(t *testing.T) {
-	b := newInstance(t, time.Minute, 100, nil)
+// cachedThenDeleted creates a session, has b cache it, and deletes its record in Redis
+// behind the cache's back (no revocation, no invalidation).
+func cachedThenDeleted(t *testing.T, b instance) session.Session {
+	t.Helper()
 	ctx := context.Background()
 	sess, _, err := b.store.Create(ctx, uuid.NewString(), "e2e", nil)
 	if err != nil {
@@ -123,6 +122,16 @@ func TestCacheServesWhatRedisNoLongerHolds(t *testing.T) {
 	if err := b.rdb.Del(ctx, "sess:"+sess.ID).Err(); err != nil {
 		t.Fatal(err)
 	}
+	return sess
+}
+
+// TestCacheServesWhatRedisNoLongerHolds is the control for the revocation tests: a
+// session deleted in Redis behind the package's back is still answered from the cache
+// until its TTL, so a revocation that did not reach the cache would be served.
+func TestCacheServesWhatRedisNoLongerHolds(t *testing.T) {
+	b := newInstance(t, time.Minute, 100, nil)
+	ctx := context.Background()
+	sess := cachedThenDeleted(t, b)
 	if got, err := b.store.Get(ctx, sess.ID); err != nil || got.ID != sess.ID {
 		t.Fatalf("Get() after a delete behind the cache = %v, %v, want the cached session", got.ID, err)
 	}
@@ -232,14 +241,7 @@ func TestCacheEntriesExpireAfterTheirTTL(t *testing.T) {
 	const ttl = time.Second // under the lease, so moving the clock by it keeps the cache serving
 	b := newInstance(t, ttl, 100, clock.now)
 	ctx := context.Background()
-	sess, _, err := b.store.Create(ctx, uuid.NewString(), "e2e", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cacheOn(t, b, sess.ID)
-	if err := b.rdb.Del(ctx, "sess:"+sess.ID).Err(); err != nil {
-		t.Fatal(err)
-	}
+	sess := cachedThenDeleted(t, b)
 	clock.advance(ttl - time.Millisecond)
 	if _, err := b.store.Get(ctx, sess.ID); err != nil {
 		t.Fatalf("Get() just inside the TTL = %v, want the cached session", err)
@@ -282,15 +284,8 @@ func TestCacheIsBounded(t *testing.T) {
 func TestLostSubscriptionFlushesTheCache(t *testing.T) {
 	b := newInstance(t, time.Minute, 100, nil)
 	ctx := context.Background()
-	sess, _, err := b.store.Create(ctx, uuid.NewString(), "e2e", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cacheOn(t, b, sess.ID)
 	// Deleted behind the cache: only a flush makes the cache stop answering it.
-	if err := b.rdb.Del(ctx, "sess:"+sess.ID).Err(); err != nil {
-		t.Fatal(err)
-	}
+	sess := cachedThenDeleted(t, b)
 	killClient(t, b.rdb, b.store.CacheClientName())
 	b.waitServing(t, false)
 	if _, err := b.store.Get(ctx, sess.ID); !errors.Is(err, session.ErrNotFound) {
