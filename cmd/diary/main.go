@@ -231,8 +231,13 @@ func newServer(addr string, h http.Handler, limits httpapi.ServerLimits) *http.S
 }
 
 // servePprof serves Go's profiler on addr (PPROF_ADDRESS, for load tests such as
-// scripts/bench); it is never mounted on the API's own listener.
+// scripts/bench; unset, none is served); it is never mounted on the API's own listener,
+// and an address off loopback is refused: profiles show what the process holds.
 func servePprof(addr string, limits httpapi.ServerLimits) {
+	if !loopbackAddress(addr) {
+		slog.Error("pprof not started: PPROF_ADDRESS must be a loopback host:port, such as 127.0.0.1:6061")
+		return
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -242,4 +247,17 @@ func servePprof(addr string, limits httpapi.ServerLimits) {
 	if err := srv.ListenAndServe(); err != nil {
 		slog.Error("pprof stopped", "error", err.Error())
 	}
+}
+
+// loopbackAddress reports whether addr is host:port with a loopback IP or localhost.
+func loopbackAddress(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -287,3 +287,37 @@ func TestBenchSQLMatchesStore(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRenderPage decrypts and encodes a default list page, 20 uce entries of the size
+// scripts/bench writes (a 21-byte title, 1024 bytes of content), as listEntries does after
+// the query: the API's own CPU per page, without the database or the network.
+func BenchmarkRenderPage(b *testing.B) {
+	key := make([]byte, 32)
+	userID := uuid.NewString()
+	title, content := "Benchmark entry title", strings.Repeat("Lorem ipsum dolor sit amet. ", 37)[:1024]
+	mood := "calm"
+	at := time.Date(2026, 12, 1, 15, 4, 5, 123456000, time.UTC)
+	rows := make([]entryRow, 20)
+	for i := range rows {
+		id := uuid.NewString()
+		sealed, err := entrybody.Seal(key, userID, id, 1, &title, content)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows[i] = entryRow{ID: id, TitleCT: sealed.Title, ContentCT: sealed.Content, BodyVersion: 1, Mood: &mood,
+			Source: "app", OccurredAt: at, CreatedAt: at, UpdatedAt: at, Version: 1, Tags: []string{"work"}}
+	}
+	c := caller{userID: userID, tier: tierUCE, key: key}
+	page := make([]entryRow, len(rows))
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(page, rows)
+		items, err := c.renderAll(page)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := encodePage(io.Discard, pageView{Items: items}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

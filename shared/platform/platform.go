@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -33,6 +35,12 @@ type Config struct {
 	// listener of its own, which the public host never reaches; empty serves none. In the
 	// all-in-one process the gateway's listener serves them instead.
 	MetricsAddress string `envconfig:"METRICS_ADDRESS"`
+	// SessionCacheTTL is how long the instance keeps a session it verified, so requests
+	// in that time cost no Redis lookup (shared/session, cache.go); 0 turns the cache off.
+	// Revocations reach every instance's cache before they return, whatever the TTL.
+	SessionCacheTTL time.Duration `envconfig:"SESSION_CACHE_TTL" default:"2s"`
+	// SessionCacheSize bounds how many sessions the instance's cache holds.
+	SessionCacheSize int `envconfig:"SESSION_CACHE_SIZE" default:"10000"`
 }
 
 // Services are the live connections built from Config.
@@ -79,6 +87,18 @@ func Connect(ctx context.Context, cfg Config) (*Services, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("platform: SESSION_KEY: %w", err)
 	}
+	if cfg.SessionCacheTTL < 0 || cfg.SessionCacheTTL > time.Minute || cfg.SessionCacheSize <= 0 {
+		db.Close()
+		rdb.Close()
+		return nil, errors.New("platform: SESSION_CACHE_TTL must be between 0 and 1m, and SESSION_CACHE_SIZE positive")
+	}
+	if cfg.SessionCacheTTL > 0 {
+		if err := sessions.StartCache(cfg.SessionCacheTTL, cfg.SessionCacheSize); err != nil {
+			db.Close()
+			rdb.Close()
+			return nil, fmt.Errorf("platform: %w", err)
+		}
+	}
 	svc := &Services{
 		DB:       db,
 		Redis:    rdb,
@@ -108,6 +128,9 @@ func (s *Services) Ready(ctx context.Context) (bool, error) {
 
 // Close releases the connections.
 func (s *Services) Close() {
+	if err := s.Sessions.Close(); err != nil {
+		slog.Warn("platform: close the session cache", "error", err.Error())
+	}
 	s.DB.Close()
 	_ = s.Redis.Close()
 	if s.metrics != nil {

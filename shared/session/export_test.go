@@ -36,3 +36,40 @@ func (s *Store) RotateAfterRead(ctx context.Context, refresh string, between fun
 	between()
 	return s.rotate(ctx, cur, secret)
 }
+
+// StartCacheWith is StartCache with the cache's clock now, and the channel it reports on
+// each time the cache starts (true) or stops (false) serving.
+func (s *Store) StartCacheWith(ttl time.Duration, maxEntries int, now func() time.Time) (<-chan bool, error) {
+	events := make(chan bool, 64)
+	err := s.startCache(ttl, maxEntries, now, func(serving bool) {
+		select {
+		case events <- serving:
+		default:
+		}
+	})
+	return events, err
+}
+
+// Cached reports whether the store's cache holds the session id.
+func (s *Store) Cached(id string) bool {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	_, ok := s.cache.entries[id]
+	return ok
+}
+
+// CachedCount is how many sessions the store's cache holds.
+func (s *Store) CachedCount() int {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return len(s.cache.entries)
+}
+
+// CacheClientName is the name of the store's subscription connection in CLIENT LIST.
+func (s *Store) CacheClientName() string { return cacheClientName(s.cache.memberID) }
+
+// CacheMembersKey and AckKeyPrefix are the cache's Redis names.
+const (
+	CacheMembersKey = cacheMembersKey
+	CacheLease      = cacheLease
+)

@@ -103,6 +103,8 @@ type Store struct {
 	macKey     []byte
 	maxAge     time.Duration
 	now        func() time.Time
+	// cache, when StartCache ran, keeps verified sessions for a few seconds (cache.go).
+	cache *cache
 }
 
 // recordMACInfo is the HKDF info of the key that MACs session records, so that key is
@@ -322,7 +324,22 @@ func cutUserAgent(ua string) string {
 // more it writes the time, so a busy session costs one write a minute, not one a request.
 // That write is best effort: when it fails the request goes on and the list shows an
 // older time.
+//
+// With a cache (StartCache) a session verified in the last few seconds is answered from
+// memory; every revocation reaches the caches before it returns (cache.go). A record
+// changed or deleted in Redis by anything but this package's revocations is seen once the
+// cached copy expires.
 func (s *Store) Get(ctx context.Context, id string) (Session, error) {
+	if s.cache != nil {
+		if sess, ok := s.cache.get(id); ok {
+			s.touch(ctx, &sess)
+			return sess, nil
+		}
+	}
+	var ticket cacheTicket
+	if s.cache != nil {
+		ticket = s.cache.begin()
+	}
 	rec, err := s.load(ctx, id)
 	if err != nil {
 		return Session{}, err
@@ -331,15 +348,28 @@ func (s *Store) Get(ctx context.Context, id string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	if now := s.now().UTC(); now.Sub(sess.LastUsedAt) >= touchInterval {
-		// A SET of its own key, never the record: it cannot bring a revoked session back,
-		// and one that races a revocation only leaves a key that expires with the session.
-		ttl := max(sess.ExpiresAt.Sub(now), time.Second)
-		if s.rdb.Set(ctx, usedRedisKey(id), now.Format(time.RFC3339Nano), ttl).Err() == nil {
-			sess.LastUsedAt = now
+	if s.cache != nil {
+		s.cache.put(ticket, sess)
+	}
+	s.touch(ctx, &sess)
+	return sess, nil
+}
+
+// touch writes the time of use when the session's is a minute old or more.
+func (s *Store) touch(ctx context.Context, sess *Session) {
+	now := s.now().UTC()
+	if now.Sub(sess.LastUsedAt) < touchInterval {
+		return
+	}
+	// A SET of its own key, never the record: it cannot bring a revoked session back,
+	// and one that races a revocation only leaves a key that expires with the session.
+	ttl := max(sess.ExpiresAt.Sub(now), time.Second)
+	if s.rdb.Set(ctx, usedRedisKey(sess.ID), now.Format(time.RFC3339Nano), ttl).Err() == nil {
+		sess.LastUsedAt = now
+		if s.cache != nil {
+			s.cache.touched(sess.ID, now)
 		}
 	}
-	return sess, nil
 }
 
 // load reads the record of the session id and returns it only if its MAC verifies and it
@@ -485,6 +515,12 @@ func (s *Store) rotate(ctx context.Context, cur record, secret string) (Session,
 	if err != nil {
 		return Session{}, "", redisError("rotate", err)
 	}
+	if res == 1 || res == -1 {
+		// Rotated (the cached copy's expiry is stale) or revoked for reuse.
+		if err := s.announce(ctx, invalidateSession, cur.id); err != nil {
+			return Session{}, "", err
+		}
+	}
 	switch res {
 	case 1:
 		next.lastUsedAt = now.Format(time.RFC3339Nano)
@@ -514,7 +550,7 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return redisError("revoke", err)
 	}
-	return nil
+	return s.announce(ctx, invalidateSession, id)
 }
 
 // revokeOwnedScript deletes the session KEYS[1] (with its spent hashes KEYS[2] and its
@@ -552,7 +588,7 @@ func (s *Store) RevokeOwned(ctx context.Context, userID, id string) error {
 	if _, err := s.revokeOwned(ctx, userID, id); err != nil {
 		return err
 	}
-	return nil
+	return s.announce(ctx, invalidateSession, id)
 }
 
 // RevokeUser ends every session of the user at once, except the session except (empty
@@ -576,6 +612,11 @@ func (s *Store) RevokeUser(ctx context.Context, userID, except string) (int, err
 		if ok {
 			n++
 		}
+	}
+	// The user's every session, except included: a cache that drops one session too many
+	// only reads it again.
+	if err := s.announce(ctx, invalidateUser, userID); err != nil {
+		return n, err
 	}
 	return n, nil
 }
