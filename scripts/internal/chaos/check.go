@@ -54,7 +54,10 @@ type ack struct {
 	version int
 	etag    string
 	sent    body
-	at      time.Time // the request's start: the phase it counts in
+	// at is when the acknowledgement arrived: the phase the write counts in (its event is
+	// emitted just before the answer, so a write that straddles a fault's start counts
+	// where its event went).
+	at time.Time
 }
 
 // entryState is what a client knows of an entry at the end: the version and body it

@@ -245,7 +245,7 @@ func (c *client) doCreate(ctx context.Context) bool {
 		return false
 	}
 	c.create = nil
-	c.led.ack(ack{user: c.user.Email, entryID: e.ID, version: e.Version, etag: ans.header.Get("ETag"), sent: p.sent, at: start})
+	c.led.ack(ack{user: c.user.Email, entryID: e.ID, version: e.Version, etag: ans.header.Get("ETag"), sent: p.sent, at: time.Now()})
 	if e.body() != p.sent {
 		c.led.badRead(start, "create "+e.ID+" answered another body than sent")
 	}
@@ -272,7 +272,7 @@ func (c *client) doUpdate(ctx context.Context, e *ownEntry) bool {
 		e.unsure, e.pending = true, &sent
 		return false
 	}
-	c.led.ack(ack{user: c.user.Email, entryID: e.id, version: v.Version, etag: ans.header.Get("ETag"), sent: sent, at: start})
+	c.led.ack(ack{user: c.user.Email, entryID: e.id, version: v.Version, etag: ans.header.Get("ETag"), sent: sent, at: time.Now()})
 	e.version, e.body = v.Version, sent
 	return true
 }

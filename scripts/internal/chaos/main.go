@@ -34,6 +34,7 @@ type config struct {
 	settle, timeout  time.Duration
 	faults           []string
 	maxRequests      int
+	trace            string
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "the clients' timeout per request")
 	flag.StringVar(&faults, "faults", strings.Join(allFaults, ","), "the faults, in order: "+strings.Join(allFaults, ", "))
 	flag.IntVar(&cfg.maxRequests, "max-requests", 200000, "stop the clients after this many requests")
+	flag.StringVar(&cfg.trace, "trace", "", "write every request (op, start and end in seconds from the start, status) to this file, tab-separated")
 	flag.Parse()
 	if faults != "" {
 		cfg.faults = strings.Split(faults, ",")
@@ -184,6 +186,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	}
 	verdicts := checkWrites(led.acks, led.final, seen, events)
 	rows := buildRows(phases, rec.all(), led.acks, verdicts, led.badReads)
+	if cfg.trace != "" {
+		if err := writeTrace(cfg.trace, phases[0].start, rec.all()); err != nil {
+			return false, err
+		}
+	}
 
 	fmt.Fprintln(out)
 	writeTable(out, rows)
@@ -460,3 +467,13 @@ func parseTap(r io.Reader) ([]tapEvent, error) {
 
 // typeEntryChanged is eventing.TypeEntryChanged (this tool links nothing of the project).
 const typeEntryChanged = "com.xmojo.diary.entry.changed"
+
+// writeTrace writes every request as a tab-separated line, for a closer look at a fault.
+func writeTrace(file string, t0 time.Time, reqs []request) error {
+	var b strings.Builder
+	b.WriteString("op\tstart_s\tend_s\tstatus\tretry_after\n")
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "%s\t%.3f\t%.3f\t%d\t%v\n", r.op, r.start.Sub(t0).Seconds(), r.end.Sub(t0).Seconds(), r.status, r.retryAfter)
+	}
+	return os.WriteFile(file, []byte(b.String()), 0o600)
+}
