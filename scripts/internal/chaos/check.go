@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,7 +19,14 @@ const (
 	opUpload   = "media.upload"
 	opComplete = "media.complete"
 	opDownload = "media.download"
+	// The presigned requests a client sends straight to S3: not the API's, so neither
+	// the fail-open nor the contract check counts them, but they fail while S3 is down.
+	opS3Put = "s3.put"
+	opS3Get = "s3.get"
 )
+
+// direct reports a request that went straight to S3, not to the API.
+func (r request) direct() bool { return strings.HasPrefix(r.op, "s3.") }
 
 // request is one API request a client sent: its class, when it started and ended, and
 // what came back (status 0: no answer, a transport error or the client's timeout).
@@ -215,6 +223,10 @@ func buildRows(phases []phase, reqs []request, acks []ack, verdicts []verdict, b
 		switch {
 		case r.ok():
 			w.ok++
+		case r.direct() && r.status == 0:
+			w.other["S3 conn"]++
+		case r.direct():
+			w.other["S3 "+strconv.Itoa(r.status)]++
 		case r.status == 503 && r.retryAfter:
 			w.unavailable++
 		case r.status == 503:
@@ -225,7 +237,7 @@ func buildRows(phases []phase, reqs []request, acks []ack, verdicts []verdict, b
 			w.other[strconv.Itoa(r.status)]++
 		}
 		p := phases[i]
-		if r.ok() && !p.closedFrom.IsZero() && !r.start.Before(p.closedFrom) && !r.end.After(p.closedTo) {
+		if r.ok() && !r.direct() && !p.closedFrom.IsZero() && !r.start.Before(p.closedFrom) && !r.end.After(p.closedTo) {
 			w.failOpen++
 		}
 	}

@@ -128,10 +128,13 @@ func TestBuildRows(t *testing.T) {
 		{op: opCreate, start: at(13), end: at(13.1), status: 503},
 		{op: opCreate, start: at(14), end: at(14.1), status: 200}, // fail-open
 		{op: opGet, start: at(15), end: at(15.1), status: 0},
+		{op: opS3Get, start: at(16), end: at(16.1), status: 200}, // S3, not the API: no fail-open
 		{op: opGet, start: at(20.5), end: at(20.6), status: 401},
 		{op: opGet, start: at(21), end: at(23), status: 200},
 		{op: opCreate, start: at(22), end: at(25), status: 201},
 		{op: opComplete, start: at(35), end: at(35.1), status: 503, retryAfter: true},
+		{op: opS3Put, start: at(35.5), end: at(35.6)},
+		{op: opS3Put, start: at(41), end: at(41.1), status: 200},
 		{op: opGet, start: at(36), end: at(36.1), status: 200},
 		// media.complete never succeeds again: not recovered
 	}
@@ -143,7 +146,7 @@ func TestBuildRows(t *testing.T) {
 	if base.requests != 1 || base.ok != 1 || base.redelivered != 2 || base.failures() != 0 {
 		t.Errorf("baseline = %+v, want 1 request, 1 ok, 2 redelivered, no failure", base)
 	}
-	if redis.requests != 8 || redis.ok != 4 || redis.unavailable != 1 || redis.failOpen != 1 ||
+	if redis.requests != 9 || redis.ok != 5 || redis.unavailable != 1 || redis.failOpen != 1 ||
 		redis.other["503 no Retry-After"] != 1 || redis.other["conn"] != 1 || redis.other["401"] != 1 {
 		t.Errorf("redis row = %+v", redis)
 	}
@@ -153,7 +156,7 @@ func TestBuildRows(t *testing.T) {
 	if !redis.recovered || !redis.affected || redis.recover != 5*time.Second {
 		t.Errorf("redis recovery = %v %v %v, want 5s (the create's first 2xx after the fault)", redis.recover, redis.recovered, redis.affected)
 	}
-	if s3.recovered || s3.eventsTwice != 1 || s3.badReads != 1 {
+	if s3.recovered || s3.eventsTwice != 1 || s3.badReads != 1 || s3.other["S3 conn"] != 1 || s3.contract() != 0 {
 		t.Errorf("s3 row = %+v, want not recovered, 1 doubled event, 1 bad read", s3)
 	}
 	// fail-open 1, bad read 0, 503 without Retry-After 1, lost 1, events lost 1.

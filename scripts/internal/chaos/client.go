@@ -443,14 +443,29 @@ func (c *client) s3Do(ctx context.Context, method, url string, header map[string
 	if method == http.MethodPut {
 		req.ContentLength = int64(len(data))
 	}
+	op := opS3Get
+	if method == http.MethodPut {
+		op = opS3Put
+	}
+	start := time.Now()
 	resp, err := c.s3.Do(req)
 	if err != nil {
+		if ctx.Err() == nil {
+			c.rec.add(request{op: op, start: start, end: time.Now()})
+		}
 		c.led.s3(false)
 		return false
 	}
 	got, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	ok := err == nil && resp.StatusCode == http.StatusOK
+	status := resp.StatusCode
+	if err != nil {
+		status = 0
+	}
+	if ctx.Err() == nil {
+		c.rec.add(request{op: op, start: start, end: time.Now(), status: status})
+	}
 	if ok && method == http.MethodGet && !bytes.Equal(got, data) {
 		c.led.badRead(time.Now(), "media bytes read back differ")
 	}
