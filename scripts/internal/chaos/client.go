@@ -282,16 +282,8 @@ func (c *client) doUpdate(ctx context.Context, e *ownEntry) bool {
 // a bad read.
 func (c *client) resolve(ctx context.Context, e *ownEntry) bool {
 	start := time.Now()
-	ans, err := c.send(ctx, opGet, http.MethodGet, "/entries/"+e.id, nil, nil)
-	if err != nil || !ans.ok() {
-		if ans.status == http.StatusNotFound {
-			c.led.badRead(start, "entry "+e.id+" is gone")
-			e.unsure = false
-		}
-		return false
-	}
-	var v entryView
-	if err := ans.decode(&v); err != nil {
+	v, _, ok := c.getEntry(ctx, e)
+	if !ok {
 		return false
 	}
 	switch {
@@ -309,17 +301,26 @@ func (c *client) resolve(ctx context.Context, e *ownEntry) bool {
 	return true
 }
 
-func (c *client) doRead(ctx context.Context, e *ownEntry) bool {
+// getEntry reads one of the client's entries; one that is gone is a bad read (nothing
+// here deletes), after which the entry is no longer waited on.
+func (c *client) getEntry(ctx context.Context, e *ownEntry) (entryView, answer, bool) {
 	start := time.Now()
 	ans, err := c.send(ctx, opGet, http.MethodGet, "/entries/"+e.id, nil, nil)
+	var v entryView
 	if err != nil || !ans.ok() {
 		if ans.status == http.StatusNotFound {
 			c.led.badRead(start, "entry "+e.id+" is gone")
+			e.unsure = false
 		}
-		return false
+		return v, ans, false
 	}
-	var v entryView
-	if err := ans.decode(&v); err != nil {
+	return v, ans, ans.decode(&v) == nil
+}
+
+func (c *client) doRead(ctx context.Context, e *ownEntry) bool {
+	start := time.Now()
+	v, ans, ok := c.getEntry(ctx, e)
+	if !ok {
 		return false
 	}
 	if v.Version != e.version || v.body() != e.body || ans.header.Get("ETag") != `"`+strconv.Itoa(e.version)+`"` {

@@ -166,6 +166,19 @@ type fault struct {
 	up   func(ctx context.Context) error // nil: down was the whole fault (a restart)
 }
 
+// stopStart is a fault that stops a service with the services.sh function stop, waits
+// until its port is closed, and starts it again with start.
+func (s *services) stopStart(name, stop, start, port string) fault {
+	return fault{name: name,
+		down: func(ctx context.Context) error {
+			if err := s.svc(ctx, stop, s.state); err != nil {
+				return err
+			}
+			return portDown(ctx, port)
+		},
+		up: func(ctx context.Context) error { return s.svc(ctx, start, s.state, port) }}
+}
+
 // faults builds the named faults on s.
 func (s *services) faults(names []string, c *http.Client) ([]fault, error) {
 	var out []fault
@@ -174,23 +187,9 @@ func (s *services) faults(names []string, c *http.Client) ([]fault, error) {
 		case faultPG:
 			out = append(out, fault{name: n, down: func(ctx context.Context) error { return s.svc(ctx, "svc_pg_restart", s.state) }})
 		case faultRedis:
-			out = append(out, fault{name: n,
-				down: func(ctx context.Context) error {
-					if err := s.svc(ctx, "svc_redis_stop", s.state); err != nil {
-						return err
-					}
-					return portDown(ctx, s.redisPort)
-				},
-				up: func(ctx context.Context) error { return s.svc(ctx, "svc_redis_start", s.state, s.redisPort) }})
+			out = append(out, s.stopStart(n, "svc_redis_stop", "svc_redis_start", s.redisPort))
 		case faultS3:
-			out = append(out, fault{name: n,
-				down: func(ctx context.Context) error {
-					if err := s.svc(ctx, "svc_s3_stop", s.state); err != nil {
-						return err
-					}
-					return portDown(ctx, s.s3Port)
-				},
-				up: func(ctx context.Context) error { return s.svc(ctx, "svc_s3_start", s.state, s.s3Port) }})
+			out = append(out, s.stopStart(n, "svc_s3_stop", "svc_s3_start", s.s3Port))
 		case faultBroker:
 			out = append(out, fault{name: n,
 				down: func(ctx context.Context) error { return s.setBrokerPaused(ctx, c, true) },
