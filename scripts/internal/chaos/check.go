@@ -123,6 +123,7 @@ type row struct {
 	redelivered int           // raw repeats of one event id (legitimate: at least once)
 	failOpen    int           // 2xx answered while Redis was down
 	badReads    int           // reads during the run that did not return what was acknowledged
+	p99         time.Duration // of the API's 2xx answers
 }
 
 // failures counts what must be zero.
@@ -239,6 +240,18 @@ func buildRows(phases []phase, reqs []request, acks []ack, verdicts []verdict, b
 		p := phases[i]
 		if r.ok() && !r.direct() && !p.closedFrom.IsZero() && !r.start.Before(p.closedFrom) && !r.end.After(p.closedTo) {
 			w.failOpen++
+		}
+	}
+	lat := make([][]time.Duration, len(phases))
+	for _, r := range reqs {
+		if i := at(r.start); i >= 0 && r.ok() && !r.direct() {
+			lat[i] = append(lat[i], r.end.Sub(r.start))
+		}
+	}
+	for i, l := range lat {
+		if len(l) > 0 {
+			slices.Sort(l)
+			rows[i].p99 = l[(len(l)*99+99)/100-1]
 		}
 	}
 	for i, a := range acks {

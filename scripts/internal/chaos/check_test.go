@@ -153,6 +153,9 @@ func TestBuildRows(t *testing.T) {
 	if redis.lost != 1 || redis.eventsLost != 1 {
 		t.Errorf("redis row lost %d, events lost %d; want 1 and 1", redis.lost, redis.eventsLost)
 	}
+	if redis.p99 != 3*time.Second { // the slowest of 5 API 2xx: the create from 22 to 25
+		t.Errorf("redis p99 = %v, want 3s", redis.p99)
+	}
 	if !redis.recovered || !redis.affected || redis.recover != 5*time.Second {
 		t.Errorf("redis recovery = %v %v %v, want 5s (the create's first 2xx after the fault)", redis.recover, redis.recovered, redis.affected)
 	}

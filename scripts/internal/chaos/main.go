@@ -234,7 +234,7 @@ func inject(ctx context.Context, faults []fault, gap, hold, duration time.Durati
 	next := t0.Add(gap)
 	for _, f := range faults {
 		if err := wait(next); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("interrupted before %s", f.name)
 		}
 		p := phase{name: f.name, start: time.Now()}
 		phases[len(phases)-1].end = p.start
@@ -260,6 +260,9 @@ func inject(ctx context.Context, faults []fault, gap, hold, duration time.Durati
 		}
 		p.faultEnd = time.Now()
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("interrupted during %s: %w", f.name, err)
+			}
 			return nil, fmt.Errorf("%s: %w", f.name, err)
 		}
 		fmt.Fprintf(out, "%6.1fs  %s: over after %s\n", p.faultEnd.Sub(t0).Seconds(), f.name, p.faultEnd.Sub(p.start).Round(10*time.Millisecond))
@@ -271,7 +274,7 @@ func inject(ctx context.Context, faults []fault, gap, hold, duration time.Durati
 		end = next
 	}
 	if err := wait(end); err != nil {
-		return nil, err
+		return nil, errors.New("interrupted")
 	}
 	phases[len(phases)-1].end = time.Now()
 	return phases, nil

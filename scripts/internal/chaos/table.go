@@ -10,7 +10,7 @@ import (
 
 // tableHeader names the columns of the table, a Markdown table so it goes into
 // docs/benchmarks.md as printed.
-var tableHeader = []string{"phase", "requests", "2xx", "503 + Retry-After", "other errors",
+var tableHeader = []string{"phase", "requests", "2xx", "2xx p99", "503 + Retry-After", "other errors",
 	"recover", "writes lost", "events lost", "events doubled", "redelivered", "fail-open", "bad reads"}
 
 // writeTable prints rows, then a total line, as a Markdown table.
@@ -68,7 +68,11 @@ func cells(r row, withRecover bool) []string {
 			rec = r.recover.Round(10 * time.Millisecond).String()
 		}
 	}
-	return []string{r.phase, fmt.Sprint(r.requests), fmt.Sprint(r.ok), fmt.Sprint(r.unavailable),
+	p99 := "-"
+	if withRecover && r.p99 > 0 {
+		p99 = r.p99.Round(time.Millisecond).String()
+	}
+	return []string{r.phase, fmt.Sprint(r.requests), fmt.Sprint(r.ok), p99, fmt.Sprint(r.unavailable),
 		otherCell(r.other), rec, fmt.Sprint(r.lost), fmt.Sprint(r.eventsLost), fmt.Sprint(r.eventsTwice),
 		fmt.Sprint(r.redelivered), fmt.Sprint(r.failOpen), fmt.Sprint(r.badReads)}
 }
