@@ -16,15 +16,17 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 )
 
 // loopbackOnly is a dialer that refuses every address but loopback: whatever URL the API
-// hands out (a presigned S3 URL included), this tool sends nothing elsewhere.
-func loopbackOnly() *net.Dialer {
-	return &net.Dialer{
+// hands out (a presigned S3 URL included), this tool sends nothing elsewhere. With a valid
+// source it connects from that (loopback) address.
+func loopbackOnly(source netip.Addr) *net.Dialer {
+	d := &net.Dialer{
 		Timeout: 5 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
@@ -34,6 +36,10 @@ func loopbackOnly() *net.Dialer {
 			return nil
 		},
 	}
+	if source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
+	}
+	return d
 }
 
 // checkLoopbackURL refuses a URL whose host is not a loopback address or localhost.
@@ -53,28 +59,76 @@ func checkLoopbackURL(raw string) error {
 	return nil
 }
 
-// newHTTPClient is the clients' HTTP client: loopback only, bounded per request.
-func newHTTPClient(conns int, timeout time.Duration) *http.Client {
+// newHTTPClient is an HTTP client of this tool: loopback only, from source when it is
+// valid. Requests are bounded by api.call's timeouts, not by the client.
+func newHTTPClient(conns int, source netip.Addr) *http.Client {
 	tr := &http.Transport{
-		DialContext:         loopbackOnly().DialContext,
+		DialContext:         loopbackOnly(source).DialContext,
 		MaxIdleConns:        conns * 2,
 		MaxIdleConnsPerHost: conns * 2,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &http.Client{Transport: tr, Timeout: timeout,
+	return &http.Client{Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// recorder keeps every request the clients sent.
+// userSource is the loopback address user i connects from: each simulated user has an
+// address of its own, as real users do, so the per-address limits on logins and signups
+// (LOGIN_RATE_IP_LIMIT, SIGNUP_RATE_IP_LIMIT) count each user apart.
+func userSource(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, byte(10 + i)}) }
+
+// loginTimeout bounds a login or signup: the server may queue it up to 10 s for a bcrypt
+// slot and 5 s for an Argon2id slot (BCRYPT_WAIT, KDF_WAIT) before it answers 503, so a
+// client that gave up sooner would only add to a login storm.
+const loginTimeout = 30 * time.Second
+
+// recorder keeps every request the clients sent, and when each client last had a 2xx
+// from the API.
 type recorder struct {
-	mu   sync.Mutex
-	reqs []request
+	mu     sync.Mutex
+	reqs   []request
+	lastOK map[int]time.Time
 }
 
 func (r *recorder) add(q request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reqs = append(r.reqs, q)
+	if q.ok() && !q.direct() {
+		if r.lastOK == nil {
+			r.lastOK = map[int]time.Time{}
+		}
+		r.lastOK[q.client] = q.end
+	}
+}
+
+// allServedSince reports whether each of the clients 0..n-1 has had a 2xx that ended
+// after t.
+func (r *recorder) allServedSince(t time.Time, n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range n {
+		if !r.lastOK[i].After(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// clientKey carries the id of the client a request is sent for.
+type clientKey struct{}
+
+// withClient marks ctx as the client id's, for the records of its requests (a login is
+// recorded for the client that needed it).
+func withClient(ctx context.Context, id int) context.Context {
+	return context.WithValue(ctx, clientKey{}, id)
+}
+
+func clientOf(ctx context.Context) int {
+	if id, ok := ctx.Value(clientKey{}).(int); ok {
+		return id
+	}
+	return -1
 }
 
 func (r *recorder) all() []request {
@@ -89,12 +143,13 @@ func (r *recorder) count() int {
 	return len(r.reqs)
 }
 
-// api calls the diary API at base, recording each call in rec (nil: not recorded, for
-// the verification).
+// api calls the diary API at base, each call bounded by timeout, recording each in rec
+// (nil: not recorded, for the set-up and the verification).
 type api struct {
-	base string
-	http *http.Client
-	rec  *recorder
+	base    string
+	http    *http.Client
+	rec     *recorder
+	timeout time.Duration
 }
 
 // answer is an API response, read whole.
@@ -108,6 +163,12 @@ type answer struct {
 // call sends one request: JSON in (when in is not nil), the answer read whole. A
 // transport error is returned as status 0 with the error.
 func (a *api) call(ctx context.Context, op, method, path, token string, in any, header map[string]string) (answer, error) {
+	timeout := a.timeout
+	if op == opLogin || op == opSignup {
+		timeout = max(timeout, loginTimeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var rd io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -141,8 +202,8 @@ func (a *api) call(ctx context.Context, op, method, path, token string, in any, 
 			ans.status = 0
 		}
 	}
-	if a.rec != nil && ctx.Err() == nil {
-		a.rec.add(request{op: op, start: start, end: time.Now(), status: ans.status, retryAfter: ans.retryAfter})
+	if a.rec != nil && !errors.Is(ctx.Err(), context.Canceled) {
+		a.rec.add(request{client: clientOf(ctx), op: op, start: start, end: time.Now(), status: ans.status, retryAfter: ans.retryAfter})
 	}
 	return ans, err
 }
@@ -170,10 +231,11 @@ type account struct {
 // user is an account with its current session, shared by the clients that write as it.
 type user struct {
 	account
-	mu      sync.Mutex
-	access  string
-	gen     int // bumped at every new session
-	loginAt time.Time
+	api       *api // from this user's own loopback address
+	mu        sync.Mutex
+	access    string
+	gen       int       // bumped at every new session
+	notBefore time.Time // a 429's Retry-After: no login before then
 }
 
 // token returns the access token and its generation.
@@ -185,19 +247,27 @@ func (u *user) token() (string, int) {
 
 // relogin logs in again unless another client already did since generation gen (one
 // login per lost session, however many clients saw the 401).
-func (u *user) relogin(ctx context.Context, a *api, gen int) error {
+func (u *user) relogin(ctx context.Context, gen int) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.gen != gen && u.access != "" {
 		return nil
 	}
-	return u.loginLocked(ctx, a)
+	if time.Now().Before(u.notBefore) {
+		return &statusError{http.StatusTooManyRequests}
+	}
+	return u.loginLocked(ctx)
 }
 
-func (u *user) loginLocked(ctx context.Context, a *api) error {
-	ans, err := a.call(ctx, opLogin, http.MethodPost, "/auth/login", "", map[string]string{"email": u.Email, "password": u.Password}, nil)
+func (u *user) loginLocked(ctx context.Context) error {
+	ans, err := u.api.call(ctx, opLogin, http.MethodPost, "/auth/login", "", map[string]string{"email": u.Email, "password": u.Password}, nil)
 	if err != nil {
 		return err
+	}
+	if ans.status == http.StatusTooManyRequests {
+		// A client honours the rate limit's Retry-After (seconds).
+		secs, _ := strconv.Atoi(ans.header.Get("Retry-After"))
+		u.notBefore = time.Now().Add(time.Duration(max(secs, 1)) * time.Second)
 	}
 	if !ans.ok() {
 		return &statusError{ans.status}
@@ -208,7 +278,7 @@ func (u *user) loginLocked(ctx context.Context, a *api) error {
 	if err := ans.decode(&s); err != nil || s.AccessToken == "" {
 		return fmt.Errorf("login answer without a token: %v", err)
 	}
-	u.access, u.loginAt = s.AccessToken, time.Now()
+	u.access = s.AccessToken
 	u.gen++
 	return nil
 }
@@ -225,14 +295,14 @@ func isStatus(err error, status int) bool {
 }
 
 // signup creates the account on the server and logs it in.
-func (u *user) signup(ctx context.Context, a *api) error {
+func (u *user) signup(ctx context.Context) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	in := map[string]string{"email": u.Email, "password": u.Password, "encryption_tier": u.Tier}
 	if u.Tier == "e2e" {
 		in["public_key"] = u.PublicKey
 	}
-	ans, err := a.call(ctx, opSignup, http.MethodPost, "/auth/signup", "", in, nil)
+	ans, err := u.api.call(ctx, opSignup, http.MethodPost, "/auth/signup", "", in, nil)
 	if err != nil {
 		return err
 	}
@@ -245,7 +315,7 @@ func (u *user) signup(ctx context.Context, a *api) error {
 	if err := ans.decode(&s); err != nil {
 		return err
 	}
-	u.access, u.loginAt = s.AccessToken, time.Now()
+	u.access = s.AccessToken
 	u.gen++
 	return nil
 }
@@ -271,8 +341,9 @@ func newAccount(tier string) (account, error) {
 }
 
 // loadUsers logs in the accounts kept in file (signing up those missing or no longer
-// known to the server) until there are n, half uce and half e2e, and saves the list.
-func loadUsers(ctx context.Context, a *api, file string, n int) ([]*user, error) {
+// known to the server) until there are n, half uce and half e2e, and saves the list. User
+// i calls the API through apiFor(i).
+func loadUsers(ctx context.Context, apiFor func(int) *api, file string, n int) ([]*user, error) {
 	var kept []account
 	if b, err := os.ReadFile(file); err == nil {
 		if err := json.Unmarshal(b, &kept); err != nil {
@@ -286,9 +357,9 @@ func loadUsers(ctx context.Context, a *api, file string, n int) ([]*user, error)
 			tier = "e2e"
 		}
 		if i < len(kept) && kept[i].Tier == tier {
-			u := &user{account: kept[i]}
+			u := &user{account: kept[i], api: apiFor(i)}
 			u.mu.Lock()
-			err := u.loginLocked(ctx, a)
+			err := u.loginLocked(ctx)
 			u.mu.Unlock()
 			if err == nil {
 				users[i] = u
@@ -302,8 +373,8 @@ func loadUsers(ctx context.Context, a *api, file string, n int) ([]*user, error)
 		if err != nil {
 			return nil, err
 		}
-		u := &user{account: acc}
-		if err := u.signup(ctx, a); err != nil {
+		u := &user{account: acc, api: apiFor(i)}
+		if err := u.signup(ctx); err != nil {
 			return nil, err
 		}
 		users[i] = u

@@ -2,7 +2,6 @@ package main
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +30,7 @@ func (r request) direct() bool { return strings.HasPrefix(r.op, "s3.") }
 // request is one API request a client sent: its class, when it started and ended, and
 // what came back (status 0: no answer, a transport error or the client's timeout).
 type request struct {
+	client     int // the client that sent it
 	op         string
 	start, end time.Time
 	status     int
@@ -286,37 +286,38 @@ func buildRows(phases []phase, reqs []request, acks []ack, verdicts []verdict, b
 }
 
 // recovery measures how long after the fault's end the service answered again: for each
-// class of request that failed during the fault, the end of its first 2xx sent after the
-// fault ended; the longest of them. Not recovered when a class that failed never
-// succeeded again.
+// client and class of request that failed during the fault, the end of the client's first
+// 2xx of that class sent after the fault ended; the longest of them. Every client counts,
+// so one user still waiting for a login is not hidden by others served. Not recovered when
+// some client never had that 2xx before the run ended.
 func recovery(p phase, reqs []request) (time.Duration, bool, bool) {
-	hit := map[string]bool{}
+	type key struct {
+		client int
+		op     string
+	}
+	hit := map[key]bool{}
 	for _, r := range reqs {
 		during := !r.end.Before(p.start) && !r.start.After(p.faultEnd)
 		if during && r.failed() {
-			hit[r.op] = true
+			hit[key{r.client, r.op}] = true
 		}
 	}
 	if len(hit) == 0 {
 		return 0, true, false
 	}
-	first := map[string]time.Time{}
+	first := map[key]time.Time{}
 	for _, r := range reqs {
-		if !hit[r.op] || !r.ok() || r.start.Before(p.faultEnd) {
+		k := key{r.client, r.op}
+		if !hit[k] || !r.ok() || r.start.Before(p.faultEnd) {
 			continue
 		}
-		if t, ok := first[r.op]; !ok || r.end.Before(t) {
-			first[r.op] = r.end
+		if t, ok := first[k]; !ok || r.end.Before(t) {
+			first[k] = r.end
 		}
 	}
 	var worst time.Duration
-	ops := make([]string, 0, len(hit))
-	for op := range hit {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	for _, op := range ops {
-		t, ok := first[op]
+	for k := range hit {
+		t, ok := first[k]
 		if !ok {
 			return 0, false, true
 		}

@@ -265,3 +265,22 @@ func TestReadEnv(t *testing.T) {
 		t.Errorf("readEnv() = %v, %v", env, err)
 	}
 }
+
+// TestRecoveryEveryClient: recovery waits for the slowest client; one that never gets a
+// 2xx again means not recovered.
+func TestRecoveryEveryClient(t *testing.T) {
+	p := phase{name: faultRedis, start: at(0), faultEnd: at(10), end: at(30)}
+	reqs := []request{
+		{client: 0, op: opGet, start: at(5), end: at(5.1), status: 503, retryAfter: true},
+		{client: 1, op: opGet, start: at(6), end: at(6.1), status: 503, retryAfter: true},
+		{client: 0, op: opGet, start: at(10.5), end: at(11), status: 200},
+		{client: 1, op: opGet, start: at(10.5), end: at(10.6), status: 401},
+		{client: 1, op: opGet, start: at(15), end: at(16), status: 200},
+	}
+	if d, recovered, _ := recovery(p, reqs); !recovered || d != 6*time.Second {
+		t.Errorf("recovery() = %v %v, want 6s (client 1's first 2xx)", d, recovered)
+	}
+	if _, recovered, _ := recovery(p, reqs[:4]); recovered {
+		t.Errorf("recovery() without client 1's 2xx = recovered, want not")
+	}
+}

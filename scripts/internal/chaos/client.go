@@ -125,7 +125,6 @@ type pendingMedia struct {
 type client struct {
 	id      int
 	user    *user
-	api     *api
 	s3      *http.Client
 	led     *ledger
 	entries []*ownEntry
@@ -141,6 +140,7 @@ type client struct {
 // run loops until ctx ends (or the request bound is reached), then records what the
 // client knows of its entries.
 func (c *client) run(ctx context.Context) {
+	ctx = withClient(ctx, c.id)
 	defer func() {
 		for _, e := range c.entries {
 			st := entryState{user: c.user.Email, version: e.version, body: e.body}
@@ -198,14 +198,14 @@ func (c *client) step(ctx context.Context) bool {
 func (c *client) send(ctx context.Context, op, method, path string, in any, header map[string]string) (answer, error) {
 	tok, gen := c.user.token()
 	if tok == "" {
-		if err := c.user.relogin(ctx, c.api, gen); err != nil {
+		if err := c.user.relogin(ctx, gen); err != nil {
 			return answer{}, err
 		}
 		tok, gen = c.user.token()
 	}
-	ans, err := c.api.call(ctx, op, method, path, tok, in, header)
+	ans, err := c.user.api.call(ctx, op, method, path, tok, in, header)
 	if err == nil && ans.status == http.StatusUnauthorized {
-		_ = c.user.relogin(ctx, c.api, gen)
+		_ = c.user.relogin(ctx, gen)
 	}
 	return ans, err
 }
@@ -452,7 +452,7 @@ func (c *client) s3Do(ctx context.Context, method, url string, header map[string
 	resp, err := c.s3.Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
-			c.rec.add(request{op: op, start: start, end: time.Now()})
+			c.rec.add(request{client: c.id, op: op, start: start, end: time.Now()})
 		}
 		c.led.s3(false)
 		return false
@@ -465,7 +465,7 @@ func (c *client) s3Do(ctx context.Context, method, url string, header map[string
 		status = 0
 	}
 	if ctx.Err() == nil {
-		c.rec.add(request{op: op, start: start, end: time.Now(), status: status})
+		c.rec.add(request{client: c.id, op: op, start: start, end: time.Now(), status: status})
 	}
 	if ok && method == http.MethodGet && !bytes.Equal(got, data) {
 		c.led.badRead(time.Now(), "media bytes read back differ")

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -48,7 +49,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 60*time.Second, "length of the run (at most 10m)")
 	flag.DurationVar(&cfg.fault, "fault", 10*time.Second, "how long Redis, S3 and the Broker stay down (at most 60s)")
 	flag.DurationVar(&cfg.settle, "settle", 60*time.Second, "how long to wait for the events of the acknowledged writes after the run")
-	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "the clients' timeout per request")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "the clients' timeout per request (logins and signups: at least 30s)")
 	flag.StringVar(&faults, "faults", strings.Join(allFaults, ","), "the faults, in order: "+strings.Join(allFaults, ", "))
 	flag.IntVar(&cfg.maxRequests, "max-requests", 200000, "stop the clients after this many requests")
 	flag.StringVar(&cfg.trace, "trace", "", "write every request (op, start and end in seconds from the start, status) to this file, tab-separated")
@@ -116,7 +117,7 @@ func (c *config) gap() (time.Duration, error) {
 
 // run does the whole thing and reports whether any check failed.
 func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
-	hc := newHTTPClient(cfg.clients, cfg.timeout)
+	hc := newHTTPClient(2, netip.Addr{})
 	svcs, err := findServices(cfg.root, cfg.state, cfg.api)
 	if err != nil {
 		return false, err
@@ -145,12 +146,18 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	gap, _ := cfg.gap()
 
 	rec := &recorder{}
-	clientAPI := &api{base: cfg.api, http: hc, rec: rec}
+	perUser := (cfg.clients + cfg.users - 1) / cfg.users
+	apiFor := func(i int) *api {
+		return &api{base: cfg.api, http: newHTTPClient(perUser, userSource(i)), timeout: cfg.timeout}
+	}
 	setupCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	users, err := loadUsers(setupCtx, &api{base: cfg.api, http: hc}, filepath.Join(cfg.state, "chaos", "users.json"), cfg.users)
+	users, err := loadUsers(setupCtx, apiFor, filepath.Join(cfg.state, "chaos", "users.json"), cfg.users)
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("test users: %w", err)
+	}
+	for _, u := range users {
+		u.api.rec = rec
 	}
 
 	fmt.Fprintf(out, "scripts/chaos: %d clients as %d users (half uce, half e2e), %s, faults %s of %s each, %s between; API %s\n",
@@ -161,11 +168,13 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	clientsCtx, stopClients := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range cfg.clients {
-		c := &client{id: i, user: users[i%len(users)], api: clientAPI, s3: hc, led: led, cursor: since,
+		u := users[i%len(users)]
+		c := &client{id: i, user: u, s3: u.api.http, led: led, cursor: since,
 			backoff: 250 * time.Millisecond, think: 10 * time.Millisecond, maxReqs: cfg.maxRequests, rec: rec}
 		wg.Go(func() { c.run(clientsCtx) })
 	}
-	phases, ferr := inject(ctx, faults, gap, cfg.fault, cfg.duration, out)
+	served := func(since time.Time) bool { return rec.allServedSince(since, cfg.clients) }
+	phases, ferr := inject(ctx, faults, gap, cfg.fault, cfg.duration, served, out)
 	stopClients()
 	wg.Wait()
 	if ferr != nil {
@@ -175,8 +184,10 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 
 	vctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	verifier := &api{base: cfg.api, http: newHTTPClient(4, 30*time.Second)}
-	seen, mediaLost, err := verify(vctx, verifier, users, led, since)
+	for _, u := range users {
+		u.api.rec, u.api.timeout = nil, 30*time.Second
+	}
+	seen, mediaLost, err := verify(vctx, users, led, since)
 	if err != nil {
 		return false, err
 	}
@@ -218,9 +229,10 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	return failed, nil
 }
 
-// inject runs the faults one after another, gap apart, while the clients run, and returns
-// the phases. A fault's service is always brought back, also when ctx ends midway.
-func inject(ctx context.Context, faults []fault, gap, hold, duration time.Duration, out io.Writer) ([]phase, error) {
+// inject runs the faults one after another, gap apart (and each once every client has been
+// served again since the last, as served tells), while the clients run, and returns the
+// phases. A fault's service is always brought back, also when ctx ends midway.
+func inject(ctx context.Context, faults []fault, gap, hold, duration time.Duration, served func(since time.Time) bool, out io.Writer) ([]phase, error) {
 	t0 := time.Now()
 	phases := []phase{{name: phaseBaseline, start: t0}}
 	wait := func(until time.Time) error {
@@ -267,7 +279,18 @@ func inject(ctx context.Context, faults []fault, gap, hold, duration time.Durati
 		}
 		fmt.Fprintf(out, "%6.1fs  %s: over after %s\n", p.faultEnd.Sub(t0).Seconds(), f.name, p.faultEnd.Sub(p.start).Round(10*time.Millisecond))
 		phases = append(phases, p)
+		// The next fault waits out the gap, and for every client to be served again (a
+		// login storm after the Redis stop can outlast the gap), at most a minute.
 		next = p.faultEnd.Add(gap)
+		for limit := p.faultEnd.Add(time.Minute); time.Now().Before(limit) && !served(p.faultEnd); {
+			if err := wait(time.Now().Add(200 * time.Millisecond)); err != nil {
+				return nil, errors.New("interrupted")
+			}
+		}
+		if now := time.Now(); now.After(next) {
+			fmt.Fprintf(out, "%6.1fs  every client served again; the next fault waited for it\n", now.Sub(t0).Seconds())
+			next = now.Add(time.Second)
+		}
 	}
 	end := t0.Add(duration)
 	if next.After(end) {
@@ -282,9 +305,9 @@ func inject(ctx context.Context, faults []fault, gap, hold, duration time.Durati
 
 // verify reads back, with the services up again, every entry the clients wrote, its
 // history and each user's sync feed since the run began, and the media that reached ready.
-func verify(ctx context.Context, a *api, users []*user, led *ledger, since string) (map[string]observed, int, error) {
+func verify(ctx context.Context, users []*user, led *ledger, since string) (map[string]observed, int, error) {
 	for _, u := range users {
-		if err := retry(ctx, func() error { _, g := u.token(); return u.relogin(ctx, a, g) }); err != nil {
+		if err := retry(ctx, func() error { _, g := u.token(); return u.relogin(ctx, g) }); err != nil {
 			return nil, 0, fmt.Errorf("verify: log in %s: %w", u.Email, err)
 		}
 	}
@@ -296,7 +319,7 @@ func verify(ctx context.Context, a *api, users []*user, led *ledger, since strin
 		var status int
 		err := retry(ctx, func() error {
 			tok, _ := u.token()
-			ans, err := a.call(ctx, "", http.MethodGet, path, tok, nil, nil)
+			ans, err := u.api.call(ctx, "", http.MethodGet, path, tok, nil, nil)
 			if err != nil {
 				return err
 			}
