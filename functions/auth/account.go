@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/job"
 	"github.com/xmojo/diary/shared/store"
@@ -31,8 +32,8 @@ type deleteAccountResponse struct {
 // backup are erased, and the purge job is queued; every session, with the master key it
 // holds sealed, is revoked before the commit and again after it. From the answer on nobody
 // can log in as the user, and no key that opens their entries exists anywhere the service
-// keeps one. The account.deleted event then starts functions/purge, which removes every
-// row and object left.
+// keeps one. The account.deleted event, written to the outbox in that transaction and
+// relayed after it, then starts functions/purge, which removes every row and object left.
 func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	c, err := httpapi.CallerOf(r)
@@ -62,6 +63,12 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		if jobID, err = job.Queue(ctx, tx, u.ID, purgeJobKind); err != nil {
 			return err
 		}
+		// The purge's event, in the same transaction: it exists exactly when the account
+		// is marked deleted, and the relay sends it after the commit.
+		if _, err := outbox.Add(ctx, tx, eventing.TypeAccountDeleted, eventing.SourceAuth, u.ID, u.ID,
+			eventing.AccountDeleted{UserID: u.ID, JobID: jobID}); err != nil {
+			return err
+		}
 		// Before the commit, so that Redis out of reach leaves the account as it was
 		// (503) rather than deleted with live sessions holding its master key.
 		if _, err := s.sessions.RevokeUser(ctx, u.ID, ""); err != nil {
@@ -78,6 +85,7 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, fmt.Errorf("auth: delete account: %w", err))
 		return
 	}
+	s.relay.Wake()
 	logger := httpapi.Logger(ctx).With("job_id", jobID)
 	// After the commit, no request of this account can change anything: the answer must
 	// not depend on the client staying for it.
@@ -86,10 +94,6 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	// a session since (one stored later revokes itself, see openSession).
 	if _, err := s.sessions.RevokeUser(ctx, u.ID, ""); err != nil {
 		logger.Error("account deleted, but the second revocation of its sessions failed", "error", err.Error())
-	}
-	if _, err := s.emitter.Emit(ctx, eventing.TypeAccountDeleted, eventing.SourceAuth, u.ID,
-		eventing.AccountDeleted{UserID: u.ID, JobID: jobID}); err != nil {
-		logger.Error("account deleted, but the purge event was not sent; the purge's sweep finishes it", "error", err.Error())
 	}
 	logger.Info("account deleted: keys erased, sessions revoked, purge queued")
 	httpapi.WriteJSON(w, http.StatusAccepted, deleteAccountResponse{JobID: jobID})

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/facebook"
@@ -73,8 +74,9 @@ type Config struct {
 	// SessionMaxAge is a session's absolute lifetime: however often it is refreshed, it
 	// ends this long after the login, and the user logs in again.
 	SessionMaxAge time.Duration `envconfig:"SESSION_MAX_AGE" default:"2160h"`
-	// Sink is where account.deleted events go: K_SINK, injected by the SinkBinding in the
-	// cluster and set by the local runner; empty drops them (no Broker).
+	// Sink is where the relay sends the outbox's events (account.deleted): K_SINK, injected
+	// by the SinkBinding in the cluster and set by the local runner; empty sends none, and
+	// they wait in the outbox for another relay (the janitor's sweep).
 	Sink string `envconfig:"K_SINK"`
 	// SignupRateIPWindow is the fixed window of SignupRateIPLimit, starting at the first
 	// signup.
@@ -97,22 +99,24 @@ func New() *Function {
 // services, for tests and the in-process gateway. logger may be nil for slog.Default();
 // the caller keeps ownership of svc. An error names the setting at fault.
 func NewWithServices(cfg Config, svc *platform.Services, logger *slog.Logger) (*Function, error) {
-	h, err := newHandler(cfg, svc, logger)
+	h, relay, err := newHandler(cfg, svc, logger)
 	if err != nil {
 		return nil, err
 	}
 	f := New()
-	f.Serve(h, svc, false)
+	relay.Start()
+	f.Serve(h, svc, false, relay.Stop)
 	return f, nil
 }
 
-// newHandler builds the function's routes over svc.
-func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, error) {
+// newHandler builds the function's routes over svc, and the outbox relay they wake (not
+// yet started).
+func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, *outbox.Relay, error) {
 	s, err := newServer(cfg, svc)
 	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return nil, nil, fmt.Errorf("auth: %w", err)
 	}
-	return routes(s, svc, logger), nil
+	return routes(s, svc, logger), s.relay, nil
 }
 
 // Start reads the configuration from env and connects to PostgreSQL and Redis. An error
@@ -131,11 +135,12 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("auth: start: %w", err)
 	}
-	h, err := newHandler(cfg, svc, nil)
+	h, relay, err := newHandler(cfg, svc, nil)
 	if err != nil {
 		svc.Close()
 		return fmt.Errorf("auth: start: %w", err)
 	}
-	f.Serve(h, svc, true)
+	relay.Start()
+	f.Serve(h, svc, true, relay.Stop)
 	return nil
 }

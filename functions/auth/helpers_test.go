@@ -47,6 +47,7 @@ func newHarness(t testing.TB, logger *slog.Logger, overrides ...string) harness 
 	if err != nil {
 		t.Fatalf("NewWithServices() = %v", err)
 	}
+	t.Cleanup(func() { _ = f.Stop(context.Background()) }) // its relay, before svc closes
 	return harness{h: http.HandlerFunc(f.Handle), svc: svc, cfg: cfg}
 }
 

@@ -4,36 +4,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/testenv"
 )
-
-// eventSink is a Broker stand-in that keeps every event it is sent, headers and body.
-type eventSink struct {
-	mu     sync.Mutex
-	events [][]byte
-}
-
-func (s *eventSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var b bytes.Buffer
-	for name, values := range r.Header {
-		b.WriteString(name + ": " + strings.Join(values, ",") + "\n")
-	}
-	body, _ := io.ReadAll(r.Body)
-	b.Write(body)
-	s.mu.Lock()
-	s.events = append(s.events, b.Bytes())
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-}
 
 // TestLifecycleCallsLeakNoSecrets runs every call of the account lifecycle, failures
 // included, on both tiers, and looks for the passwords, recovery codes (old and new), the
@@ -46,10 +24,9 @@ func (s *eventSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestLifecycleCallsLeakNoSecrets(t *testing.T) {
 	t.Parallel()
 	logs := &testenv.LogBuffer{}
-	sink := &eventSink{}
-	srv := httptest.NewServer(sink)
-	defer srv.Close()
-	h := newHarness(t, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "K_SINK", srv.URL)
+	sink := testenv.NewEventSink(t)
+	h := newHarness(t, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), "K_SINK", sink.URL)
+	var deleted []string     // the accounts deleted, whose account.deleted the sink must get
 	var secrets []string     // must appear nowhere
 	var dbSecrets []string   // must not appear in the database either
 	var errorBodies []string // every answer that is not a success
@@ -77,6 +54,7 @@ func TestLifecycleCallsLeakNoSecrets(t *testing.T) {
 
 	for _, tier := range []string{"uce", "e2e"} {
 		a := insertAccount(t, h, tier)
+		deleted = append(deleted, a.User.ID)
 		addCodes(a.RecoveryCodes...)
 		secrets = append(secrets, a.Password, a.AccessToken, a.RefreshToken)
 		dbSecrets = append(dbSecrets, a.Password)
@@ -142,11 +120,13 @@ func TestLifecycleCallsLeakNoSecrets(t *testing.T) {
 			t.Fatalf("captured logs lack %s; is the logger wired?", want)
 		}
 	}
-	sink.mu.Lock()
-	events := sink.events
-	sink.mu.Unlock()
-	if len(events) != 2 {
-		t.Fatalf("the sink got %d events, want the 2 account.deleted", len(events))
+	// The relay sends every row of the outbox (other tests' too): wait for these two.
+	received := sink.Wait(t, func(evs []testenv.Event) bool {
+		return len(testenv.Of(evs, deleted[0])) == 1 && len(testenv.Of(evs, deleted[1])) == 1
+	})
+	var events [][]byte
+	for _, e := range received {
+		events = append(events, []byte(e.ID+" "+e.Type+" "+e.Source+" "+e.Subject+" "+string(e.Data)))
 	}
 	places := map[string][][]byte{"the logs": {[]byte(out)}, "an event": events, "Redis": redisBlobs(t, h)}
 	for _, b := range errorBodies {

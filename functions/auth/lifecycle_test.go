@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/entrybody"
 	"github.com/xmojo/diary/shared/testenv"
 )
@@ -508,6 +509,14 @@ func TestDeleteAccount(t *testing.T) {
 			}
 			if kind != purgeJobKind || status != "queued" {
 				t.Errorf("job = %s %s, want %s queued", kind, status, purgeJobKind)
+			}
+			// The purge's event was written in the deletion's transaction, once: the refused
+			// deletions wrote none.
+			events := testenv.Outbox(t, h.svc.DB, a.User.ID)
+			wantData := `{"job_id": "` + got.JobID + `", "user_id": "` + a.User.ID + `"}`
+			if len(events) != 1 || events[0].Type != eventing.TypeAccountDeleted || events[0].Source != eventing.SourceAuth ||
+				events[0].Subject != a.User.ID || string(events[0].Data) != wantData {
+				t.Errorf("outbox = %+v, want one account.deleted %s", events, wantData)
 			}
 
 			// The email is free again at once.

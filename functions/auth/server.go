@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/clientip"
 	"github.com/xmojo/diary/shared/crypto"
 	"github.com/xmojo/diary/shared/intake"
@@ -39,7 +39,8 @@ type server struct {
 	integrations bool
 	// pending is the intake marker a uce login restores (shared/intake).
 	pending *intake.Pending
-	emitter *eventing.Emitter
+	// relay sends the account.deleted events deleteAccount writes to the outbox.
+	relay *outbox.Relay
 }
 
 // settings are the parts of Config that need parsing, checked once.
@@ -121,14 +122,14 @@ func newServer(cfg Config, svc *platform.Services) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SESSION_MAX_AGE: %w", err)
 	}
-	emitter, err := eventing.NewEmitter(cfg.Sink)
+	relay, err := outbox.NewRelay(svc.DB, outbox.RelayConfig{Sink: cfg.Sink})
 	if err != nil {
 		return nil, err
 	}
 	return &server{
 		db:         svc.DB,
 		sessions:   sessions,
-		emitter:    emitter,
+		relay:      relay,
 		issuer:     token.NewIssuer(s.signingKey, cfg.JWTIssuer, cfg.JWTAudience),
 		passwords:  crypto.NewPasswords(crypto.NewBound(cfg.BcryptConcurrency)),
 		bcryptWait: bcryptWait,

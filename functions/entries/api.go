@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/blindindex"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/intake"
@@ -24,14 +24,12 @@ const (
 	tierE2E = "e2e"
 )
 
-// emitTimeout bounds the entry.changed emit after a write: the write has committed, and a
-// Broker that is away must not hold the user's answer for long.
-const emitTimeout = 2 * time.Second
-
 // api holds what the handlers need.
 type api struct {
-	db      *pgxpool.Pool
-	emitter *eventing.Emitter
+	db *pgxpool.Pool
+	// relay sends the entry.changed events each write adds to the outbox; a write wakes
+	// it after its commit and never waits for it.
+	relay *outbox.Relay
 	// retention is how long a deleted entry can be restored.
 	retention time.Duration
 	// idempotencyTTL is how long an Idempotency-Key is honoured.
@@ -91,15 +89,20 @@ func entryID(r *http.Request) (string, bool) {
 
 // write runs fn in a transaction holding the user's entry write lock (userlock.Entries),
 // with the time of the write: the database clock read once the lock is granted, so a
-// user's updated_at never goes backwards.
+// user's updated_at never goes backwards. fn records its change with recordChange; once
+// the transaction has committed the relay is woken to send the event.
 func (a *api) write(ctx context.Context, userID string, fn func(tx pgx.Tx, at time.Time) error) error {
-	return store.Transact(ctx, a.db, func(tx pgx.Tx) error {
+	err := store.Transact(ctx, a.db, func(tx pgx.Tx) error {
 		at, err := userlock.Lock(ctx, tx, userID, userlock.Entries)
 		if err != nil {
 			return err
 		}
 		return fn(tx, at)
 	})
+	if err == nil {
+		a.relay.Wake()
+	}
+	return err
 }
 
 // snapshot runs fn in a read-only transaction that sees one snapshot of the database.
@@ -111,15 +114,6 @@ func (a *api) snapshot(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return nil
 }
 
-// emitChanged tells the Broker that an entry changed: ids, the kind of change and the new
-// version, never content. The write has committed, so a failure is only logged.
-func (a *api) emitChanged(r *http.Request, userID, entryID, change string, version int) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), emitTimeout)
-	defer cancel()
-	a.emitter.EmitLogged(ctx, httpapi.Logger(r.Context()), eventing.TypeEntryChanged, eventing.SourceEntries, entryID,
-		eventing.EntryChanged{UserID: userID, EntryID: entryID, Change: change, Version: version})
-}
-
 // unreadable is the answer for the entry id that failed its integrity check (err):
 // entry_unreadable, with the id (never any of the entry) and err for the log.
 func unreadable(id string, err error) error {
@@ -127,8 +121,8 @@ func unreadable(id string, err error) error {
 }
 
 // redeemPending re-seals a batch of the uce caller's pending intake boxes under their
-// master key (intake.Redeem) when the Pending marker says there are any, and emits
-// entry.changed for each. The marker costs one Redis EXISTS a request; a user with nothing
+// master key (intake.Redeem) when the Pending marker says there are any, and writes
+// entry.changed for each in the redemption's transaction. The marker costs one Redis EXISTS a request; a user with nothing
 // pending pays no database query for it (docs/intake.md). It never fails the request: a
 // session without a key, Redis or a redemption failing leaves the boxes pending for a
 // later request or login, and the failure is logged (ids only).
@@ -149,16 +143,27 @@ func (a *api) redeemPending(r *http.Request, hc httpapi.Caller) {
 	}
 	defer clear(key)
 	// Each redeemed body is indexed for search in its redemption's transaction, so a
-	// delivered entry is searchable as soon as it is readable.
-	red, err := intake.Redeem(ctx, a.db, a.pending, hc.UserID, key, a.redeemBatch, blindindex.OnOpen(key, hc.UserID))
+	// delivered entry is searchable as soon as it is readable, and its entry.changed is
+	// written there too.
+	index := blindindex.OnOpen(key, hc.UserID)
+	onOpen := func(ctx context.Context, tx pgx.Tx, entryID string, body intake.Body) error {
+		if err := index(ctx, tx, entryID, body); err != nil {
+			return err
+		}
+		// The version the redemption has just given the entry, in tx.
+		var version int
+		if err := tx.QueryRow(ctx, `SELECT version FROM entries WHERE id = $1 AND user_id = $2`, entryID, hc.UserID).Scan(&version); err != nil {
+			return fmt.Errorf("entries: redeemed entry's version: %w", store.Translate(err))
+		}
+		return addChanged(ctx, tx, hc.UserID, entryID, changeUpdated, version)
+	}
+	red, err := intake.Redeem(ctx, a.db, a.pending, hc.UserID, key, a.redeemBatch, onOpen)
 	if err != nil {
 		log.Error("intake: redeem pending entries", "error", err.Error())
 		return
 	}
-	for _, d := range red.Entries {
-		a.emitChanged(r, d.UserID, d.EntryID, d.Change, d.Version)
-	}
 	if len(red.Entries) > 0 {
+		a.relay.Wake()
 		log.Info("intake: redeemed pending entries", "count", len(red.Entries), "more", red.More)
 	}
 }

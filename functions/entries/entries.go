@@ -105,7 +105,7 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 		if row, err = insertEntry(r.Context(), tx, n); err != nil {
 			return err
 		}
-		if err := insertEntryEvent(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
+		if err := recordChange(r.Context(), tx, c.userID, id, changeCreated, row.Version, at); err != nil {
 			return err
 		}
 		if c.tier == tierUCE {
@@ -131,9 +131,6 @@ func (a *api) createEntry(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
-	}
-	if !replayed {
-		a.emitChanged(r, c.userID, row.ID, changeCreated, row.Version)
 	}
 	w.Header().Set("Location", basePath+"/"+row.ID)
 	w.Header().Set("ETag", etag(row.Version))
@@ -255,7 +252,7 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		return insertEntryEvent(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
+		return recordChange(r.Context(), tx, c.userID, id, changeUpdated, row.Version, at)
 	})
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -266,7 +263,6 @@ func (a *api) updateEntry(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, unreadable(row.ID, err))
 		return
 	}
-	a.emitChanged(r, c.userID, row.ID, changeUpdated, row.Version)
 	w.Header().Set("ETag", etag(row.Version))
 	httpapi.WriteJSON(w, http.StatusOK, view)
 }
@@ -301,13 +297,12 @@ func (a *api) deleteEntry(w http.ResponseWriter, r *http.Request) {
 		if row, err = setEntryDeleted(r.Context(), tx, c.userID, id, cur.Version, &at, at); err != nil {
 			return changedMeanwhile(err)
 		}
-		return insertEntryEvent(r.Context(), tx, c.userID, id, changeDeleted, row.Version, at)
+		return recordChange(r.Context(), tx, c.userID, id, changeDeleted, row.Version, at)
 	})
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	a.emitChanged(r, c.userID, row.ID, changeDeleted, row.Version)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -346,13 +341,12 @@ func (a *api) restoreEntry(w http.ResponseWriter, r *http.Request) {
 		if view, err = c.render(row, nil); err != nil {
 			return unreadable(id, err)
 		}
-		return insertEntryEvent(r.Context(), tx, c.userID, id, changeRestored, row.Version, at)
+		return recordChange(r.Context(), tx, c.userID, id, changeRestored, row.Version, at)
 	})
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	a.emitChanged(r, c.userID, row.ID, changeRestored, row.Version)
 	w.Header().Set("ETag", etag(row.Version))
 	httpapi.WriteJSON(w, http.StatusOK, view)
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/entryhistory"
 	"github.com/xmojo/diary/shared/store"
 )
@@ -26,9 +28,20 @@ type historyItem struct {
 	At        time.Time `db:"at" json:"at"`
 }
 
-// insertEntryEvent records a change of the entry, in the transaction of the change.
-func insertEntryEvent(ctx context.Context, db store.DBTX, userID, entryID, eventType string, version int, at time.Time) error {
-	if err := entryhistory.Record(ctx, db, userID, entryID, eventType, version, at); err != nil {
+// recordChange records a change of the entry in tx, the transaction of the change: its
+// history row, and its entry.changed event in the outbox (ids, the kind of change and the
+// new version, never content), which the relay sends once tx has committed.
+func recordChange(ctx context.Context, tx pgx.Tx, userID, entryID, change string, version int, at time.Time) error {
+	if err := entryhistory.Record(ctx, tx, userID, entryID, change, version, at); err != nil {
+		return fmt.Errorf("entries: %w", err)
+	}
+	return addChanged(ctx, tx, userID, entryID, change, version)
+}
+
+// addChanged writes the entry.changed event of a change to the outbox, in tx.
+func addChanged(ctx context.Context, tx pgx.Tx, userID, entryID, change string, version int) error {
+	if _, err := outbox.Add(ctx, tx, eventing.TypeEntryChanged, eventing.SourceEntries, entryID, userID,
+		eventing.EntryChanged{UserID: userID, EntryID: entryID, Change: change, Version: version}); err != nil {
 		return fmt.Errorf("entries: %w", err)
 	}
 	return nil

@@ -1,7 +1,8 @@
 // Package entries is the entries function: the diary itself. It serves /api/v1/entries
 // (create, list, the sync feed, get, update, soft delete, restore, history), encrypts uce
-// entries with the session's master key, stores e2e ciphertext verbatim, and emits an
-// entry.changed event after every committed change.
+// entries with the session's master key, stores e2e ciphertext verbatim, and writes an
+// entry.changed event to the outbox in every change's transaction, which its relay sends
+// after the commit (eventing/outbox).
 package entries
 
 import (
@@ -12,7 +13,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/platform"
@@ -21,8 +22,10 @@ import (
 // Config is the entries function's settings, read from the environment at Start.
 type Config struct {
 	platform.Config
-	// Sink is where entry.changed events go: K_SINK, injected by a SinkBinding in the
-	// cluster and by the local runner at home. Empty means events are dropped.
+	// Sink is where the relay sends the outbox's events: K_SINK, injected by a
+	// SinkBinding in the cluster and by the local runner at home. Empty: this function
+	// sends none, and its events wait in the outbox for another relay (the janitor's
+	// sweep).
 	Sink string `envconfig:"K_SINK"`
 	// EntryRetention is how long a deleted entry can be restored; the janitor purges it
 	// after the same time.
@@ -56,20 +59,22 @@ func New() *Function {
 // connected services, for tests and the in-process gateway. Zero durations in cfg take
 // their defaults; logger may be nil for slog.Default(); the caller keeps ownership of svc.
 func NewWithServices(cfg Config, svc *platform.Services, logger *slog.Logger) (*Function, error) {
-	h, err := newHandler(cfg, svc, logger)
+	h, relay, err := newHandler(cfg, svc, logger)
 	if err != nil {
 		return nil, err
 	}
 	f := New()
-	f.Serve(h, svc, false)
+	relay.Start()
+	f.Serve(h, svc, false, relay.Stop)
 	return f, nil
 }
 
-// newHandler builds the function's routes over svc.
-func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, error) {
-	emitter, err := eventing.NewEmitter(cfg.Sink)
+// newHandler builds the function's routes over svc, and the outbox relay they wake (not
+// yet started).
+func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, *outbox.Relay, error) {
+	relay, err := outbox.NewRelay(svc.DB, outbox.RelayConfig{Sink: cfg.Sink, Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("entries: K_SINK: %w", err)
+		return nil, nil, fmt.Errorf("entries: K_SINK: %w", err)
 	}
 	if cfg.EntryRetention <= 0 {
 		cfg.EntryRetention = defaultRetention
@@ -83,10 +88,10 @@ func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.H
 	if cfg.IntakeRedeemBatch <= 0 {
 		cfg.IntakeRedeemBatch = defaultRedeemBatch
 	}
-	api := &api{db: svc.DB, emitter: emitter,
+	api := &api{db: svc.DB, relay: relay,
 		retention: cfg.EntryRetention, idempotencyTTL: cfg.IdempotencyKeyTTL, pageMaxBytes: cfg.PageMaxBytes,
 		pending: intake.NewPending(svc.Redis), redeemBatch: cfg.IntakeRedeemBatch}
-	return routes(api, svc, logger), nil
+	return routes(api, svc, logger), relay, nil
 }
 
 // Start reads the configuration from env and connects to PostgreSQL and Redis. An error
@@ -106,11 +111,13 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("entries: start: %w", err)
 	}
-	h, err := newHandler(cfg, svc, nil)
+	h, relay, err := newHandler(cfg, svc, nil)
 	if err != nil {
 		svc.Close()
 		return fmt.Errorf("entries: start: %w", err)
 	}
-	f.Serve(h, svc, true)
+	// The relay sends what this function writes, and whatever an earlier instance left.
+	relay.Start()
+	f.Serve(h, svc, true, relay.Stop)
 	return nil
 }

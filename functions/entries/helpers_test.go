@@ -16,11 +16,13 @@ import (
 // harness is the entries function over the test services.
 type harness struct {
 	svc *platform.Services
+	fn  *Function
 	h   http.Handler
 }
 
 // newHarness builds the function after the caller set up log capture, if any, so the
-// function logs where the test reads. sink is K_SINK ("" drops events).
+// function logs where the test reads. sink is K_SINK ("": the relay sends nothing and the
+// events stay in the outbox).
 func newHarness(t *testing.T, sink string) *harness {
 	t.Helper()
 	return newHarnessConfig(t, Config{Sink: sink})
@@ -34,7 +36,9 @@ func newHarnessConfig(t *testing.T, cfg Config) *harness {
 	if err != nil {
 		t.Fatalf("NewWithServices() = %v", err)
 	}
-	return &harness{svc: svc, h: http.HandlerFunc(fn.Handle)}
+	// Stop the relay before the services close (cleanups run last-in first-out).
+	t.Cleanup(func() { _ = fn.Stop(context.Background()) })
+	return &harness{svc: svc, fn: fn, h: http.HandlerFunc(fn.Handle)}
 }
 
 func (h *harness) do(t *testing.T, u testenv.User, method, path string, body any, headers ...string) testenv.Response {

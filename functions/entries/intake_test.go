@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -43,44 +40,12 @@ func deliver(t *testing.T, svc *platform.Services, in intake.Incoming) intake.De
 	return d
 }
 
-// eventSink records the entry.changed events sent to it.
-type eventSink struct {
-	mu  sync.Mutex
-	got []eventing.EntryChanged
-	raw []string
-}
-
-func newEventSink(t *testing.T) (*eventSink, string) {
-	t.Helper()
-	s := &eventSink{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
-		var ev eventing.EntryChanged
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			t.Errorf("event data %q: %v", raw, err)
-		}
-		s.mu.Lock()
-		s.got, s.raw = append(s.got, ev), append(s.raw, string(raw))
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(srv.Close)
-	return s, srv.URL
-}
-
-func (s *eventSink) events() []eventing.EntryChanged {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]eventing.EntryChanged(nil), s.got...)
-}
-
 // TestIntakeUCE: delivered entries of a uce user are listed pending, with no text, until
 // requests redeem them, a bounded batch each; then they read like any entry, the history
 // and the feed show the change, and entry.changed says so. Another user's pending entry
 // stays as it was.
 func TestIntakeUCE(t *testing.T) {
-	sink, url := newEventSink(t)
-	h := newHarnessConfig(t, Config{Sink: url, IntakeRedeemBatch: 2})
+	h := newHarnessConfig(t, Config{IntakeRedeemBatch: 2})
 	u := testenv.NewUser(t, h.svc, "uce")
 	other := testenv.NewUser(t, h.svc, "uce")
 	title := "From Facebook"
@@ -156,13 +121,16 @@ func TestIntakeUCE(t *testing.T) {
 	// A copy of the pending entry is stale: its ETag no longer matches.
 	h.mustStatus(t, u, http.StatusOK, "GET", entryPath(ids[2]), nil, "If-None-Match", quoted(1))
 
-	events := sink.events()
+	// Each redemption wrote its entries' entry.changed in its own transaction.
+	events := testenv.Outbox(t, h.svc.DB, u.ID)
 	if len(events) != 3 {
-		t.Fatalf("entry.changed events = %+v, want one updated per redeemed entry", events)
+		t.Fatalf("entry.changed events in the outbox = %+v, want one updated per redeemed entry", events)
 	}
 	for i, ev := range events {
-		if ev != (eventing.EntryChanged{UserID: u.ID, EntryID: ids[i], Change: "updated", Version: 2}) {
-			t.Errorf("event %d = %+v", i, ev)
+		var got eventing.EntryChanged
+		if err := json.Unmarshal(ev.Data, &got); err != nil || ev.Type != eventing.TypeEntryChanged || ev.Subject != ids[i] ||
+			got != (eventing.EntryChanged{UserID: u.ID, EntryID: ids[i], Change: "updated", Version: 2}) {
+			t.Errorf("event %d = %+v (%+v, %v)", i, ev, got, err)
 		}
 	}
 

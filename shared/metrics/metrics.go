@@ -100,6 +100,32 @@ var (
 		Name: "diary_integrations_reauth_required_total",
 		Help: "Integrations found needing the user to authorise them again, by provider.",
 	}, []string{"provider"}))
+	// OutboxSent counts outbox rows the Broker accepted (eventing/outbox's relay), by type.
+	OutboxSent = register(prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "diary_outbox_sent_total",
+		Help: "Outbox rows (events) the Broker accepted from this process's relay, by type.",
+	}, []string{"type"}))
+
+	// OutboxSendFailures counts sends of outbox rows that failed (the row is retried after
+	// a backoff), by type.
+	OutboxSendFailures = register(prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "diary_outbox_send_failures_total",
+		Help: "Sends of outbox rows that failed and will be retried after a backoff, by type.",
+	}, []string{"type"}))
+
+	// OutboxBacklog is how many outbox rows were undelivered when this process's relay
+	// last measured (the whole table, every function's rows).
+	OutboxBacklog = register(prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "diary_outbox_backlog",
+		Help: "Undelivered outbox rows (the whole table) when this process's relay last measured.",
+	}))
+
+	// OutboxOldestAge is the age in seconds of the oldest undelivered outbox row when this
+	// process's relay last measured; 0 when none was undelivered.
+	OutboxOldestAge = register(prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "diary_outbox_oldest_undelivered_age_seconds",
+		Help: "Age of the oldest undelivered outbox row when this process's relay last measured (0: none).",
+	}))
 )
 
 // Started records that function finished starting now.

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -32,12 +33,16 @@ type serving struct {
 	// owned says Stop closes svc: Start connected it. A test or the in-process gateway
 	// that passes its own services keeps them.
 	owned bool
+	// stops end what the function runs beside its handler (an outbox relay), before svc
+	// is closed.
+	stops []func(context.Context) error
 }
 
 // Serve makes the function answer with handler from now on, over svc. With owned, Stop
-// closes svc.
-func (l *Lifecycle) Serve(handler http.Handler, svc *Services, owned bool) {
-	l.serving.Store(&serving{handler: handler, svc: svc, owned: owned})
+// closes svc. Stop calls each of stops first (in order), for what the function runs in
+// the background, such as its outbox relay.
+func (l *Lifecycle) Serve(handler http.Handler, svc *Services, owned bool, stops ...func(context.Context) error) {
+	l.serving.Store(&serving{handler: handler, svc: svc, owned: owned, stops: stops})
 	metrics.Started(l.Name)
 }
 
@@ -66,11 +71,21 @@ func (l *Lifecycle) Alive(context.Context) (bool, error) {
 	return true, nil
 }
 
-// Stop releases the services Serve was given as owned; services the caller kept are
-// left open.
-func (l *Lifecycle) Stop(context.Context) error {
-	if s := l.serving.Load(); s != nil && s.owned {
+// Stop ends what Serve was given to stop, then releases the services Serve was given as
+// owned; services the caller kept are left open.
+func (l *Lifecycle) Stop(ctx context.Context) error {
+	s := l.serving.Load()
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, stop := range s.stops {
+		if err := stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.owned {
 		s.svc.Close()
 	}
-	return nil
+	return errors.Join(errs...)
 }

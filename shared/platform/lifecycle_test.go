@@ -3,6 +3,8 @@ package platform_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -94,5 +96,28 @@ func TestLifecycleServe(t *testing.T) {
 				t.Errorf("services ready after Stop = %v, %v, want closed %v", ok, err, tt.wantClosed)
 			}
 		})
+	}
+}
+
+// TestLifecycleStopsBackground: Stop calls what Serve was given to stop, in order, before
+// it closes the services, and reports their errors.
+func TestLifecycleStopsBackground(t *testing.T) {
+	t.Parallel()
+	svc := connect(t)
+	var order []string
+	failed := errors.New("relay did not drain")
+	l := &platform.Lifecycle{Name: "things"}
+	l.Serve(http.NotFoundHandler(), svc, true,
+		func(context.Context) error {
+			ok, _ := svc.Ready(context.Background())
+			order = append(order, fmt.Sprintf("first (services open: %v)", ok))
+			return nil
+		},
+		func(context.Context) error { order = append(order, "second"); return failed })
+	if err := l.Stop(context.Background()); !errors.Is(err, failed) {
+		t.Errorf("Stop() = %v, want the second stop's error", err)
+	}
+	if want := "first (services open: true),second"; strings.Join(order, ",") != want {
+		t.Errorf("stops ran as %q, want %q", strings.Join(order, ","), want)
 	}
 }

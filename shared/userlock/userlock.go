@@ -39,6 +39,12 @@ const (
 	// Media serialises a user's upload admissions in the media function: the quota check
 	// (storage.Quota.Check takes it), deduplication and the insert of the new row.
 	Media Class = 1702
+	// Outbox serialises the transactions that write a user's events to the outbox
+	// (eventing/outbox.Add takes it), from the write to the commit, so a user's outbox rows
+	// commit in the order of their seq and the relay never sees a later one before an
+	// earlier one. Writers take it after any other class (lock order: entries or media,
+	// then outbox).
+	Outbox Class = 1703
 )
 
 // String names the class for errors and logs.
@@ -48,6 +54,8 @@ func (c Class) String() string {
 		return "entries"
 	case Media:
 		return "media"
+	case Outbox:
+		return "outbox"
 	}
 	return fmt.Sprintf("class %d", int32(c))
 }

@@ -1,0 +1,4 @@
+package outbox
+
+// Backoff is backoff, for the tests.
+var Backoff = backoff
