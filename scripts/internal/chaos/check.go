@@ -215,7 +215,9 @@ func buildRows(phases []phase, reqs []request, acks []ack, verdicts []verdict, b
 		return -1
 	}
 	for _, r := range reqs {
-		i := at(r.start)
+		// A request counts where its answer came, as a write does: one sent just before a
+		// fault and cut by it is the fault's.
+		i := at(r.end)
 		if i < 0 {
 			continue
 		}
@@ -244,7 +246,7 @@ func buildRows(phases []phase, reqs []request, acks []ack, verdicts []verdict, b
 	}
 	lat := make([][]time.Duration, len(phases))
 	for _, r := range reqs {
-		if i := at(r.start); i >= 0 && r.ok() && !r.direct() {
+		if i := at(r.end); i >= 0 && r.ok() && !r.direct() {
 			lat[i] = append(lat[i], r.end.Sub(r.start))
 		}
 	}

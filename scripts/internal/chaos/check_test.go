@@ -123,6 +123,7 @@ func TestBuildRows(t *testing.T) {
 	}
 	reqs := []request{
 		{op: opGet, start: at(1), end: at(1.1), status: 200},
+		{op: opGet, start: at(9.9), end: at(10.2), status: 503, retryAfter: true}, // cut by the fault: the fault's
 		{op: opGet, start: at(10.5), end: at(10.6), status: 200}, // before Redis was confirmed down
 		{op: opGet, start: at(12), end: at(12.1), status: 503, retryAfter: true},
 		{op: opCreate, start: at(13), end: at(13.1), status: 503},
@@ -146,7 +147,7 @@ func TestBuildRows(t *testing.T) {
 	if base.requests != 1 || base.ok != 1 || base.redelivered != 2 || base.failures() != 0 {
 		t.Errorf("baseline = %+v, want 1 request, 1 ok, 2 redelivered, no failure", base)
 	}
-	if redis.requests != 9 || redis.ok != 5 || redis.unavailable != 1 || redis.failOpen != 1 ||
+	if redis.requests != 10 || redis.ok != 5 || redis.unavailable != 2 || redis.failOpen != 1 ||
 		redis.other["503 no Retry-After"] != 1 || redis.other["conn"] != 1 || redis.other["401"] != 1 {
 		t.Errorf("redis row = %+v", redis)
 	}

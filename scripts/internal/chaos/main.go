@@ -497,9 +497,9 @@ const typeEntryChanged = "com.xmojo.diary.entry.changed"
 // writeTrace writes every request as a tab-separated line, for a closer look at a fault.
 func writeTrace(file string, t0 time.Time, reqs []request) error {
 	var b strings.Builder
-	b.WriteString("op\tstart_s\tend_s\tstatus\tretry_after\n")
+	b.WriteString("client\top\tstart_s\tend_s\tstatus\tretry_after\n")
 	for _, r := range reqs {
-		fmt.Fprintf(&b, "%s\t%.3f\t%.3f\t%d\t%v\n", r.op, r.start.Sub(t0).Seconds(), r.end.Sub(t0).Seconds(), r.status, r.retryAfter)
+		fmt.Fprintf(&b, "%d\t%s\t%.3f\t%.3f\t%d\t%v\n", r.client, r.op, r.start.Sub(t0).Seconds(), r.end.Sub(t0).Seconds(), r.status, r.retryAfter)
 	}
 	return os.WriteFile(file, []byte(b.String()), 0o600)
 }
