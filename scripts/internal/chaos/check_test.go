@@ -124,7 +124,7 @@ func TestBuildRows(t *testing.T) {
 	reqs := []request{
 		{op: opGet, start: at(1), end: at(1.1), status: 200},
 		{op: opGet, start: at(9.9), end: at(10.2), status: 503, retryAfter: true}, // cut by the fault: the fault's
-		{op: opGet, start: at(10.5), end: at(10.6), status: 200}, // before Redis was confirmed down
+		{op: opGet, start: at(10.5), end: at(10.6), status: 200},                  // before Redis was confirmed down
 		{op: opGet, start: at(12), end: at(12.1), status: 503, retryAfter: true},
 		{op: opCreate, start: at(13), end: at(13.1), status: 503},
 		{op: opCreate, start: at(14), end: at(14.1), status: 200}, // fail-open

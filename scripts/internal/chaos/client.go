@@ -107,8 +107,11 @@ type ownEntry struct {
 type pendingCreate struct {
 	key   string
 	sent  body
-	tries int
+	since time.Time
 }
+
+// giveUp is how long a client retries a create or a media upload before it drops it.
+const giveUp = 2 * time.Minute
 
 // pendingMedia is a media upload in progress, resumed at its stage after a failure.
 type pendingMedia struct {
@@ -116,7 +119,7 @@ type pendingMedia struct {
 	data         []byte
 	headers      map[string]string
 	stage        int // 0 declare, 1 PUT to S3, 2 complete, 3 download URL, 4 GET from S3
-	tries        int
+	since        time.Time
 }
 
 // client is one simulated device of a user: it creates, updates and reads its own
@@ -131,6 +134,9 @@ type client struct {
 	create  *pendingCreate
 	media   *pendingMedia
 	cursor  string
+	// again is a read that failed, sent again before anything else, as a client retries
+	// what it could not load.
+	again   func(context.Context) bool
 	backoff time.Duration
 	think   time.Duration
 	maxReqs int
@@ -177,6 +183,11 @@ func (c *client) step(ctx context.Context) bool {
 	if c.media != nil {
 		return c.doMedia(ctx)
 	}
+	if c.again != nil {
+		again := c.again
+		c.again = nil
+		return c.retryRead(ctx, again)
+	}
 	if len(c.entries) == 0 {
 		return c.doCreate(ctx)
 	}
@@ -186,12 +197,22 @@ func (c *client) step(ctx context.Context) bool {
 	case n < 50:
 		return c.doUpdate(ctx, c.entries[randInt(len(c.entries))])
 	case n < 80:
-		return c.doRead(ctx, c.entries[randInt(len(c.entries))])
+		e := c.entries[randInt(len(c.entries))]
+		return c.retryRead(ctx, func(ctx context.Context) bool { return c.doRead(ctx, e) })
 	case n < 92:
-		return c.doFeed(ctx)
+		return c.retryRead(ctx, c.doFeed)
 	default:
 		return c.doMedia(ctx)
 	}
+}
+
+// retryRead runs read and keeps it as the next step when it failed.
+func (c *client) retryRead(ctx context.Context, read func(context.Context) bool) bool {
+	if read(ctx) {
+		return true
+	}
+	c.again = read
+	return false
 }
 
 // send calls the API as the client's user; a 401 logs the user in again.
@@ -226,14 +247,13 @@ func (c *client) newBody() body {
 
 func (c *client) doCreate(ctx context.Context) bool {
 	if c.create == nil {
-		c.create = &pendingCreate{key: "chaos-" + randHex(16), sent: c.newBody()}
+		c.create = &pendingCreate{key: "chaos-" + randHex(16), sent: c.newBody(), since: time.Now()}
 	}
 	p := c.create
-	p.tries++
 	start := time.Now()
 	ans, err := c.send(ctx, opCreate, http.MethodPost, "/entries", p.sent, map[string]string{"Idempotency-Key": p.key})
 	if err != nil || !ans.ok() {
-		if p.tries >= 40 || (ans.status >= 400 && ans.status < 500 && ans.status != 401 && ans.status != 429 && ans.status != 409) {
+		if time.Since(p.since) > giveUp || (ans.status >= 400 && ans.status < 500 && ans.status != 401 && ans.status != 429 && ans.status != 409) {
 			c.create = nil // given up: if it was written, nobody was told
 		}
 		return false
@@ -358,11 +378,10 @@ func (c *client) doMedia(ctx context.Context) bool {
 		data := make([]byte, 256+randInt(4096))
 		_, _ = rand.Read(data)
 		sum := sha256.Sum256(data)
-		c.media = &pendingMedia{data: data, sha: hex.EncodeToString(sum[:])}
+		c.media = &pendingMedia{data: data, sha: hex.EncodeToString(sum[:]), since: time.Now()}
 	}
 	m := c.media
-	m.tries++
-	if m.tries > 40 {
+	if time.Since(m.since) > giveUp {
 		c.media = nil
 		return false
 	}
