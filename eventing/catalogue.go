@@ -1,3 +1,7 @@
+// Package eventing owns the project's events: the catalogue of CloudEvent types with their
+// payloads, and the Broker, Trigger and PingSource manifests. Producers write their events
+// to the outbox (eventing/outbox) in the transaction of the change, and its relay sends
+// them to the Broker (K_SINK).
 package eventing
 
 import (
@@ -37,6 +41,9 @@ const PingDailyCleanup = "daily-cleanup"
 // PingFacebookSync is the name of the PingSource that ticks the hourly Facebook sync.
 const PingFacebookSync = "facebook-sync"
 
+// PingOutboxSweep is the name of the PingSource that ticks the janitor's outbox sweep.
+const PingOutboxSweep = "outbox-sweep"
+
 // Sources, as CloudEvent source URIs.
 const (
 	SourceEntries = "/diary/entries"
@@ -54,6 +61,9 @@ const (
 	// SourceFacebookSync is the source of the facebook-sync PingSource's hourly ticks in
 	// ManifestNamespace (PingSourceURI; in another namespace, that namespace's URI).
 	SourceFacebookSync = pingSourcePrefix + ManifestNamespace + pingSourceInfix + PingFacebookSync
+	// SourceOutboxSweep is the source of the outbox-sweep PingSource's ticks in
+	// ManifestNamespace (PingSourceURI; in another namespace, that namespace's URI).
+	SourceOutboxSweep = pingSourcePrefix + ManifestNamespace + pingSourceInfix + PingOutboxSweep
 	// SourceAuth is the source of the auth function's events.
 	SourceAuth = "/diary/auth"
 )
@@ -91,6 +101,9 @@ const (
 	// JobFacebookSync asks the sync consumer (fbsync) to sync every active Facebook
 	// integration that is due.
 	JobFacebookSync = "facebook-sync"
+	// JobOutboxSweep asks the janitor to relay every outbox row that is due, whichever
+	// function wrote it (one that scaled to zero with rows left, a Broker that was down).
+	JobOutboxSweep = "outbox-sweep"
 )
 
 // EntryChanged is the payload of TypeEntryChanged: ids and the kind of change, never
@@ -169,7 +182,7 @@ var Catalogue = []EventSpec{
 		Source:     SourceEntries,
 		Subject:    "the entry id",
 		Payload:    reflect.TypeFor[EntryChanged](),
-		Producer:   "entries (its writes, and the redemption of pending intake boxes as updated); the producers that deliver through shared/intake (created, after their commit): fbsync, the importer",
+		Producer:   "entries (its writes, and the redemption of pending intake boxes as updated); the producers that deliver through shared/intake (created): fbsync, the importer; each written to the outbox in the change's transaction and relayed after the commit",
 		Redelivery: "consumers key their effect on (entry_id, version): an older or equal version than the one already applied is acknowledged and ignored",
 	},
 	{
@@ -177,7 +190,7 @@ var Catalogue = []EventSpec{
 		Source:     SourceSearch,
 		Subject:    "the job id",
 		Payload:    reflect.TypeFor[SearchReindexRequested](),
-		Producer:   "search (POST /api/v1/search/index), after the job is queued",
+		Producer:   "search (POST /api/v1/search/index), written to the outbox in the transaction that queues the job",
 		Consumers:  []string{"indexer"},
 		Redelivery: "the indexer records the event id in processed_events when the job finishes; a second delivery of a finished job is acknowledged and does nothing, one of a job that stopped half-way resumes after the last entry its progress recorded; every write is an upsert keyed on (entry_id, entry_version), so work done twice changes nothing",
 	},
@@ -186,7 +199,7 @@ var Catalogue = []EventSpec{
 		Source:     SourceAuth,
 		Subject:    "the user id",
 		Payload:    reflect.TypeFor[AccountDeleted](),
-		Producer:   "auth",
+		Producer:   "auth (DELETE /api/v1/auth/me), written to the outbox in the transaction that marks the account deleted and queues the purge job",
 		Consumers:  []string{"purge"},
 		Redelivery: "the purge resumes where it stopped (it deletes what is left, in batches) and a delivery for a user already purged, or one not marked deleted, is acknowledged and does nothing",
 	},
@@ -203,7 +216,7 @@ var Catalogue = []EventSpec{
 		Source:     SourceIntegrations,
 		Subject:    "the integration id",
 		Payload:    reflect.TypeFor[IntegrationPullRequested](),
-		Producer:   "integrations, after a pull or a connect has committed its job",
+		Producer:   "integrations (a pull or a connect), written to the outbox in the transaction that queues the pull's job",
 		Consumers:  []string{"fbsync"},
 		Redelivery: "fbsync records the event id in processed_events once the sync has finished; every post is imported in one transaction with its (account, post id) row, so a redelivery or an overlapping page imports nothing twice",
 	},
@@ -216,11 +229,19 @@ var Catalogue = []EventSpec{
 		Redelivery: "a tick is a sweep over the active integrations that are due; syncing one again imports nothing twice (the same dedupe), so a second delivery only costs Graph calls",
 	},
 	{
+		Type:       TypePing,
+		Source:     SourceOutboxSweep,
+		Payload:    reflect.TypeFor[PingData](),
+		Producer:   "PingSource outbox-sweep (*/5 * * * *, Etc/UTC), data {\"job\":\"outbox-sweep\"}",
+		Consumers:  []string{"janitor"},
+		Redelivery: "a tick relays the outbox rows that are due; a second one finds fewer or none (rows are marked delivered), and a row sent twice carries the same id, which its consumers dedupe",
+	},
+	{
 		Type:       TypeImportRequested,
 		Source:     SourceArchive,
 		Subject:    "the import id",
 		Payload:    reflect.TypeFor[ImportRequested](),
-		Producer:   "archive (POST /api/v1/imports/{id}/start, after the job is queued)",
+		Producer:   "archive (POST /api/v1/imports/{id}/start), written to the outbox in the transaction that queues the job (again on a start while queued)",
 		Consumers:  []string{"importer"},
 		Redelivery: "the importer records every entry and media it creates by its source id (import_items) in the batch's own transaction: a redelivery of an import that died half-way continues after what is recorded, one of a finished import (its job finished, the event id in processed_events) is acknowledged and does nothing",
 	},

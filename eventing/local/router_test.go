@@ -16,6 +16,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -361,15 +362,26 @@ func TestIngressAcceptsAndDeliversInBackground(t *testing.T) {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
-	// The project's own emitter, pointed at the ingress as K_SINK would be.
-	em, err := eventing.NewEmitter(srv.URL + "/_local/broker")
+	// A binary-mode CloudEvent, as the outbox relay sends it, to the ingress K_SINK names.
+	p, err := cloudevents.NewHTTP(cloudevents.WithTarget(srv.URL + "/_local/broker"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := em.Emit(context.Background(), eventing.TypeEntryChanged, eventing.SourceEntries, "e1",
-		eventing.EntryChanged{UserID: "u1", EntryID: "e1", Change: "created", Version: 1})
+	client, err := cloudevents.NewClient(p)
 	if err != nil {
-		t.Fatalf("Emit() = %v", err)
+		t.Fatal(err)
+	}
+	id := "4f1c2b7e-9a3d-4e5f-8b6a-0c1d2e3f4a5b"
+	ev := cloudevents.NewEvent()
+	ev.SetID(id)
+	ev.SetType(eventing.TypeEntryChanged)
+	ev.SetSource(eventing.SourceEntries)
+	ev.SetSubject("e1")
+	if err := ev.SetData(cloudevents.ApplicationJSON, eventing.EntryChanged{UserID: "u1", EntryID: "e1", Change: "created", Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if res := client.Send(context.Background(), ev); !cloudevents.IsACK(res) {
+		t.Fatalf("Send() = %v", res)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

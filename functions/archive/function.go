@@ -22,7 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/objstore"
 	"github.com/xmojo/diary/shared/platform"
@@ -37,8 +37,10 @@ type Config struct {
 	S3 objstore.Config `ignored:"true"`
 	// Quota is STORAGE_QUOTA_BYTES: an import's zip must fit in the user's headroom.
 	storage.Quota
-	// Sink is where import.requested events go: K_SINK, injected by a SinkBinding in the
-	// cluster and by the local runner at home. Empty means events are dropped.
+	// Sink is where the relay sends the outbox's events: K_SINK, injected by a
+	// SinkBinding in the cluster and by the local runner at home. Empty: this function
+	// sends none, and its events wait in the outbox for another relay (the janitor's
+	// sweep).
 	Sink string `envconfig:"K_SINK"`
 }
 
@@ -63,7 +65,8 @@ func NewWithServices(cfg Config, svc *platform.Services, objects *objstore.Store
 		return nil, fmt.Errorf("archive: %w", err)
 	}
 	f := New()
-	f.Serve(routes(s, logger), svc, false)
+	s.relay.Start()
+	f.Serve(routes(s, logger), svc, false, s.relay.Stop)
 	return f, nil
 }
 
@@ -93,7 +96,8 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		svc.Close()
 		return fmt.Errorf("archive: start: %w", err)
 	}
-	f.Serve(routes(s, nil), svc, true)
+	s.relay.Start()
+	f.Serve(routes(s, nil), svc, true, s.relay.Stop)
 	return nil
 }
 
@@ -114,7 +118,8 @@ type server struct {
 	svc     *platform.Services
 	objects *objstore.Store
 	quota   storage.Quota
-	emitter *eventing.Emitter
+	// relay sends the import.requested events startImport writes to the outbox.
+	relay *outbox.Relay
 }
 
 func newServer(cfg Config, svc *platform.Services, objects *objstore.Store) (*server, error) {
@@ -127,9 +132,9 @@ func newServer(cfg Config, svc *platform.Services, objects *objstore.Store) (*se
 	if err := cfg.Quota.Validate(); err != nil {
 		return nil, err
 	}
-	emitter, err := eventing.NewEmitter(cfg.Sink)
+	relay, err := outbox.NewRelay(svc.DB, outbox.RelayConfig{Sink: cfg.Sink})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("K_SINK: %w", err)
 	}
-	return &server{svc: svc, objects: objects, quota: cfg.Quota, emitter: emitter}, nil
+	return &server{svc: svc, objects: objects, quota: cfg.Quota, relay: relay}, nil
 }

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/job"
 	"github.com/xmojo/diary/shared/keyset"
@@ -176,9 +178,10 @@ type startResponse struct {
 }
 
 // startImport answers POST /imports/{id}/start: 202 {job_id} once the zip is in S3 with
-// the declared size. It queues the job and emits import.requested after the commit; a
-// start whose event could not be sent (503) is simply called again, and sends it again
-// with the same job. A running import answers its job again; a finished one 409.
+// the declared size. It queues the job and writes import.requested to the outbox in the
+// same transaction (the relay sends it after the commit); a start while queued writes the
+// event again, with the same job. A running import answers its job again; a finished one
+// 409.
 func (s *server) startImport(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, err := httpapi.CallerOf(r)
@@ -217,26 +220,29 @@ func (s *server) startImport(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return err
 			}
-			imp, err = queueImport(ctx, tx, p.UserID, imp.ID, jobID)
-			return err
+			if imp, err = queueImport(ctx, tx, p.UserID, imp.ID, jobID); err != nil {
+				return err
+			}
+			return addImportRequested(ctx, tx, imp)
 		})
 		if errors.Is(err, store.ErrNotFound) {
-			// A concurrent start won: answer with its job.
+			// A concurrent start won, with its event: answer with its job.
 			imp, err = getImport(ctx, s.svc.DB, p.UserID, imp.ID)
 		}
 		if err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
-	}
-	if imp.Status == statusQueued {
-		if _, err := s.emitter.Emit(ctx, eventing.TypeImportRequested, eventing.SourceArchive, imp.ID,
-			eventing.ImportRequested{UserID: p.UserID, ImportID: imp.ID, JobID: *imp.JobID}); err != nil {
-			httpapi.Logger(ctx).Error("import.requested not sent", "import_id", imp.ID, "error", err.Error())
-			httpapi.Fail(w, r, httpapi.Unavailable("the import could not be started, try again shortly"))
+	case statusQueued:
+		// Started before and not taken up yet: the event again (the importer handles an
+		// import once), in case the Broker gave the first one up.
+		err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error { return addImportRequested(ctx, tx, imp) })
+		if err != nil {
+			httpapi.Fail(w, r, err)
 			return
 		}
 	}
+	s.relay.Wake()
 	httpapi.Logger(ctx).Info("import started", "import_id", imp.ID, "job_id", *imp.JobID)
 	httpapi.WriteJSON(w, http.StatusAccepted, startResponse{JobID: *imp.JobID})
 }
@@ -328,4 +334,11 @@ func (s *server) importFromPath(r *http.Request, p httpapi.Caller) (importRow, e
 		return importRow{}, fmt.Errorf("archive: import: %w", err)
 	}
 	return imp, nil
+}
+
+// addImportRequested writes the import's import.requested event to the outbox, in tx.
+func addImportRequested(ctx context.Context, tx pgx.Tx, imp importRow) error {
+	_, err := outbox.Add(ctx, tx, eventing.TypeImportRequested, eventing.SourceArchive, imp.ID, imp.UserID,
+		eventing.ImportRequested{UserID: imp.UserID, ImportID: imp.ID, JobID: *imp.JobID})
+	return err
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/facebook"
 	"github.com/xmojo/diary/shared/intake"
@@ -43,7 +44,8 @@ type Config struct {
 	Facebook facebook.Config
 	// TokenKey is INTEGRATION_TOKEN_KEY, which opens the integrations' tokens. Secret.
 	TokenKey string `envconfig:"INTEGRATION_TOKEN_KEY"`
-	// Sink is where the entry.changed events of imported entries go (K_SINK).
+	// Sink is where the relay sends the outbox's events (entry.changed of imported
+	// entries): K_SINK; empty sends none, and they wait for another relay.
 	Sink string `envconfig:"K_SINK"`
 	// Timeout bounds one event's work (a pull, or an hourly sweep); what is left is done
 	// by the next delivery or tick.
@@ -77,9 +79,10 @@ type Function struct {
 	pending *intake.Pending
 	fb      *facebook.Client // nil: no app configured
 	tokens  *integration.Tokens
-	emitter *eventing.Emitter
-	logger  *slog.Logger
-	owns    bool
+	// relay sends the entry.changed events the sync writes to the outbox.
+	relay  *outbox.Relay
+	logger *slog.Logger
+	owns   bool
 }
 
 // New returns a consumer that connects in Start.
@@ -100,12 +103,14 @@ func (f *Function) configure(cfg Config, httpClient *http.Client) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	emitter, err := eventing.NewEmitter(cfg.Sink)
+	relay, err := outbox.NewRelay(f.db, outbox.RelayConfig{Sink: cfg.Sink})
 	if err != nil {
 		return fmt.Errorf("fbsync: %w", err)
 	}
-	f.cfg, f.emitter, f.logger, f.pending = cfg, emitter, slog.Default(), intake.NewPending(f.rdb)
+	f.cfg, f.relay, f.logger, f.pending = cfg, relay, slog.Default(), intake.NewPending(f.rdb)
+	// From here on configure cannot fail: the relay runs until Stop.
 	if !cfg.Facebook.Configured() {
+		f.relay.Start()
 		return nil
 	}
 	if cfg.TokenKey == "" {
@@ -117,6 +122,7 @@ func (f *Function) configure(cfg Config, httpClient *http.Client) error {
 	if f.fb, err = facebook.NewClient(cfg.Facebook, httpClient); err != nil {
 		return fmt.Errorf("fbsync: %w", err)
 	}
+	f.relay.Start()
 	return nil
 }
 
@@ -155,13 +161,15 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	return nil
 }
 
-// Stop closes the connections Start opened.
-func (f *Function) Stop(context.Context) error {
+// Stop ends the outbox relay (sending what is due, within its bound) and closes the
+// connections Start opened.
+func (f *Function) Stop(ctx context.Context) error {
+	err := f.relay.Stop(ctx)
 	if f.owns {
 		f.db.Close()
 		_ = f.rdb.Close()
 	}
-	return nil
+	return err
 }
 
 // Ready reports whether PostgreSQL and Redis answer.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/facebook"
 	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/integration"
@@ -317,7 +318,13 @@ func (f *Function) importPost(ctx context.Context, i integration.Integration, po
 			return err
 		}
 		delivered = &d
-		return integration.LinkImport(ctx, tx, i, post.ID, id)
+		if err := integration.LinkImport(ctx, tx, i, post.ID, id); err != nil {
+			return err
+		}
+		// The new entry's entry.changed, in the transaction that delivers it.
+		_, err = outbox.Add(ctx, tx, eventing.TypeEntryChanged, eventing.SourceEntries, d.EntryID, d.UserID,
+			eventing.EntryChanged{UserID: d.UserID, EntryID: d.EntryID, Change: d.Change, Version: d.Version})
+		return err
 	})
 	if errors.Is(err, intake.ErrInvalid) || errors.Is(err, intake.ErrTooLarge) {
 		// Remember the post without an entry, so it is not tried again.
@@ -338,7 +345,6 @@ func (f *Function) importPost(ctx context.Context, i integration.Integration, po
 		return nil
 	}
 	res.Imported++
-	f.emitter.EmitLogged(context.WithoutCancel(ctx), f.logger, eventing.TypeEntryChanged, eventing.SourceEntries, delivered.EntryID,
-		eventing.EntryChanged{UserID: delivered.UserID, EntryID: delivered.EntryID, Change: delivered.Change, Version: delivered.Version})
+	f.relay.Wake()
 	return nil
 }

@@ -59,6 +59,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("NewWithServices() = %v", err)
 	}
+	t.Cleanup(func() { _ = f.Stop(context.Background()) }) // its relay, before svc closes
 	h.f, h.tokens = f, f.tokens
 	if h.fb, err = facebook.NewClient(cfg.Facebook, nil); err != nil {
 		t.Fatal(err)
@@ -263,6 +264,21 @@ func TestPullImportsEachPostOnce(t *testing.T) {
 					t.Errorf("redeemed entry opens to %q, %v; want the first post", content, err)
 				}
 			}
+			// Each imported entry's entry.changed was written in its delivery's transaction;
+			// the relay sends them (before the user's rows go at the subtest's end).
+			want := map[string]bool{}
+			for _, e := range testenv.Outbox(t, h.svc.DB, u.ID) {
+				want[e.ID] = true
+			}
+			h.sink.Wait(t, func(evs []testenv.Event) bool {
+				n := 0
+				for _, e := range evs {
+					if want[e.ID] {
+						n++
+					}
+				}
+				return n == len(want)
+			})
 			for _, call := range h.fake.Calls() {
 				if call.Token != "" && !call.Proof {
 					t.Errorf("%s %s without a valid appsecret_proof", call.Method, call.Path)
@@ -380,6 +396,7 @@ func TestRefusedAndUnreachableGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = f.Stop(context.Background()) })
 	u2 := testenv.NewUser(t, h.svc, "e2e")
 	i2, job2, _ := h.connect(t, u2, post("p1", "a", time.Now()))
 	if _, err := f.Handle(t.Context(), pullEvent(t, u2.ID, i2.ID, job2)); err == nil {
@@ -411,6 +428,7 @@ func TestUnconfiguredAcknowledges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = f.Stop(context.Background()) })
 	if _, err := f.Handle(context.Background(), tick(t)); err != nil {
 		t.Errorf("Handle without an app = %v, want nil", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/entryref"
 	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/store"
@@ -74,6 +75,11 @@ func (r *run) batch(ctx context.Context, a *archive, src source, items []item) e
 			if err != nil {
 				return fmt.Errorf("entry %s: %w", it.label, err)
 			}
+			// The new entry's entry.changed, in the batch's transaction.
+			if _, err := outbox.Add(ctx, tx, eventing.TypeEntryChanged, eventing.SourceEntries, d.EntryID, d.UserID,
+				eventing.EntryChanged{UserID: d.UserID, EntryID: d.EntryID, Change: d.Change, Version: d.Version}); err != nil {
+				return fmt.Errorf("entry %s: %w", it.label, err)
+			}
 			sources, made = append(sources, it.sourceID), append(made, id)
 			targets[i] = id
 			c.entries++
@@ -88,9 +94,8 @@ func (r *run) batch(ctx context.Context, a *archive, src source, items []item) e
 	if err != nil {
 		return err
 	}
-	for _, d := range delivered {
-		r.f.emitter.EmitLogged(ctx, r.logger, eventing.TypeEntryChanged, eventing.SourceEntries, d.EntryID,
-			eventing.EntryChanged{UserID: d.UserID, EntryID: d.EntryID, Change: d.Change, Version: d.Version})
+	if len(delivered) > 0 {
+		r.f.relay.Wake()
 	}
 	for i, it := range items {
 		if targets[i] == "" {

@@ -147,6 +147,7 @@ func TestDayOneImport(t *testing.T) {
 	if n := w.count(`SELECT count(*) FROM entries WHERE user_id = $1`, u.ID); n != 3 {
 		t.Errorf("%d entries after the second import, want 3", n)
 	}
+	wantEntriesChanged(t, w, u.ID, 3)
 	if n := w.count(`SELECT count(*) FROM import_media WHERE user_id = $1`, u.ID); n != 3 {
 		t.Errorf("%d waiting media after the second import, want 3", n)
 	}

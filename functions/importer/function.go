@@ -27,7 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/intake"
 	"github.com/xmojo/diary/shared/objstore"
@@ -46,7 +46,8 @@ type Config struct {
 	S3 objstore.Config `ignored:"true"`
 	// Quota is STORAGE_QUOTA_BYTES: imported media count against it like uploads.
 	storage.Quota
-	// Sink is where entry.changed events of the created entries go (K_SINK).
+	// Sink is where the relay sends the outbox's events (entry.changed of the created
+	// entries): K_SINK; empty sends none, and they wait for another relay.
 	Sink string `envconfig:"K_SINK"`
 	// RunTimeout bounds one delivery's work; an import cut short continues on the
 	// Broker's retry, after what it recorded.
@@ -93,7 +94,8 @@ type Function struct {
 	db      *pgxpool.Pool
 	pending *intake.Pending
 	objects objectStore
-	emitter *eventing.Emitter
+	// relay sends the entry.changed events the batches write to the outbox.
+	relay   *outbox.Relay
 	logger  *slog.Logger
 	closers []func()
 }
@@ -107,11 +109,12 @@ func NewWithServices(cfg Config, db *pgxpool.Pool, rdb redis.Cmdable, objects *o
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	emitter, err := eventing.NewEmitter(cfg.Sink)
+	relay, err := outbox.NewRelay(db, outbox.RelayConfig{Sink: cfg.Sink})
 	if err != nil {
 		return nil, fmt.Errorf("importer: %w", err)
 	}
-	return &Function{cfg: cfg, db: db, pending: intake.NewPending(rdb), objects: objects, emitter: emitter, logger: slog.Default()}, nil
+	relay.Start()
+	return &Function{cfg: cfg, db: db, pending: intake.NewPending(rdb), objects: objects, relay: relay, logger: slog.Default()}, nil
 }
 
 // Start reads the configuration from env and connects to PostgreSQL, Redis and S3. An
@@ -136,10 +139,6 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 			return fmt.Errorf("importer: %w", err)
 		}
 	}
-	emitter, err := eventing.NewEmitter(cfg.Sink)
-	if err != nil {
-		return fmt.Errorf("importer: %w", err)
-	}
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return errors.New("importer: REDIS_URL is not a valid redis:// URL")
@@ -157,17 +156,26 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		}
 		return fmt.Errorf("importer: %w", err)
 	}
-	f.cfg, f.db, f.pending, f.objects, f.emitter, f.logger = cfg, db, intake.NewPending(rdb), objects, emitter, slog.Default()
+	relay, err := outbox.NewRelay(db, outbox.RelayConfig{Sink: cfg.Sink})
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return fmt.Errorf("importer: %w", err)
+	}
+	relay.Start()
+	f.cfg, f.db, f.pending, f.objects, f.relay, f.logger = cfg, db, intake.NewPending(rdb), objects, relay, slog.Default()
 	f.closers = []func(){db.Close, func() { rdb.Close() }}
 	return nil
 }
 
-// Stop closes the connections Start opened.
-func (f *Function) Stop(context.Context) error {
+// Stop ends the outbox relay (sending what is due, within its bound) and closes the
+// connections Start opened.
+func (f *Function) Stop(ctx context.Context) error {
+	err := f.relay.Stop(ctx)
 	for _, c := range f.closers {
 		c()
 	}
-	return nil
+	return err
 }
 
 // Ready reports whether PostgreSQL answers.

@@ -48,7 +48,35 @@ func newWorld(t testing.TB, cfg Config) *world {
 	if err != nil {
 		t.Fatalf("NewWithServices() = %v", err)
 	}
+	t.Cleanup(func() { _ = f.Stop(context.Background()) }) // its relay, before svc closes
 	return &world{t: t, svc: svc, objects: objects, f: f}
+}
+
+// wantEntriesChanged checks that the outbox holds one entry.changed "created" for each
+// of the user's n entries, and nothing else.
+func wantEntriesChanged(t *testing.T, w *world, userID string, n int) {
+	t.Helper()
+	events := testenv.Outbox(t, w.svc.DB, userID)
+	seen := map[string]bool{}
+	for _, e := range events {
+		var d eventing.EntryChanged
+		if err := json.Unmarshal(e.Data, &d); err != nil || e.Type != eventing.TypeEntryChanged || d.Change != "created" ||
+			d.UserID != userID || e.Subject != d.EntryID || seen[d.EntryID] {
+			t.Errorf("outbox event %+v, want one entry.changed created per entry", e)
+		}
+		seen[d.EntryID] = true
+	}
+	if got := w.count(`SELECT count(*) FROM entries WHERE user_id = $1 AND id = ANY($2::uuid[])`, userID, keys(seen)); len(events) != n || got != n {
+		t.Errorf("%d entry.changed events naming %d of the user's entries, want %d", len(events), got, n)
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // staged is an import whose zip is uploaded and whose start was called.

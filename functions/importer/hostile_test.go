@@ -211,6 +211,9 @@ func TestRedeliveredImportContinues(t *testing.T) {
 	if n := w.count(`SELECT count(*) FROM entries WHERE user_id = $1`, u.ID); n != 6 {
 		t.Errorf("%d entries, want 6", n)
 	}
+	// Each entry's entry.changed was written in the batch that created it: one per entry,
+	// none for the batches the redelivery found done.
+	wantEntriesChanged(t, w, u.ID, 6)
 	if n := w.count(`SELECT count(*) FROM media WHERE user_id = $1 AND status = 'ready' AND entry_id IS NOT NULL`, u.ID); n != 6 {
 		t.Errorf("%d media, want 6", n)
 	}

@@ -158,18 +158,17 @@ func (s *server) callback(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, s.graphFailure(ctx, nil, err))
 		return
 	}
-	i, jobID, err := s.saveIntegration(ctx, p.UserID, me, long)
+	i, _, err := s.saveIntegration(ctx, p.UserID, me, long)
 	if err != nil {
 		httpapi.Fail(w, r, fmt.Errorf("integrations: callback: %w", err))
 		return
 	}
-	s.emitPull(r, i, jobID)
 	httpapi.WriteJSON(w, http.StatusCreated, view(i))
 }
 
 // saveIntegration stores the account's integration for the user (a new row, or the row
 // of an earlier connection of the same account, which becomes active again) with the
-// token sealed to that row, and queues its first pull, in one transaction.
+// token sealed to that row, and queues its first pull with its event, in one transaction.
 func (s *server) saveIntegration(ctx context.Context, userID string, me facebook.Me, tok facebook.Token) (integration.Integration, string, error) {
 	now := time.Now().UTC()
 	var expires *time.Time
@@ -230,10 +229,15 @@ func (s *server) saveIntegration(ctx context.Context, userID string, me facebook
 			if err != nil {
 				return err
 			}
-			jobID, _, err = integration.QueuePull(ctx, tx, out)
-			return err
+			if jobID, _, err = integration.QueuePull(ctx, tx, out); err != nil {
+				return err
+			}
+			return addPull(ctx, tx, out, jobID)
 		}
 		return fmt.Errorf("save integration: %w", store.ErrConflict)
 	})
+	if err == nil {
+		s.relay.Wake()
+	}
 	return out, jobID, err
 }

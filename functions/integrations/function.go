@@ -16,7 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/facebook"
 	"github.com/xmojo/diary/shared/integration"
@@ -32,7 +32,8 @@ type Config struct {
 	// TokenKey is INTEGRATION_TOKEN_KEY, the standard base64 of the 32-byte key that seals
 	// provider tokens at rest; required when a Facebook app is configured. Secret.
 	TokenKey string `envconfig:"INTEGRATION_TOKEN_KEY"`
-	// Sink is where integration.pull.requested events go (K_SINK); empty drops them.
+	// Sink is where the relay sends the outbox's events (integration.pull.requested):
+	// K_SINK; empty sends none, and they wait in the outbox for another relay.
 	Sink string `envconfig:"K_SINK"`
 	// PublicURL is the API's public base URL (PUBLIC_URL, as the gateway's): the data
 	// deletion status URL handed to Facebook starts with it. When empty, it is taken from
@@ -61,7 +62,8 @@ func NewWithServices(cfg Config, svc *platform.Services, httpClient *http.Client
 		return nil, fmt.Errorf("integrations: %w", err)
 	}
 	f := New()
-	f.Serve(routes(s, logger), svc, false)
+	s.relay.Start()
+	f.Serve(routes(s, logger), svc, false, s.relay.Stop)
 	return f, nil
 }
 
@@ -81,7 +83,8 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		svc.Close()
 		return fmt.Errorf("integrations: start: %w", err)
 	}
-	f.Serve(routes(s, nil), svc, true)
+	s.relay.Start()
+	f.Serve(routes(s, nil), svc, true, s.relay.Stop)
 	return nil
 }
 
@@ -91,11 +94,11 @@ func newServer(cfg Config, svc *platform.Services, httpClient *http.Client) (*se
 	if svc == nil {
 		return nil, errors.New("no services")
 	}
-	emitter, err := eventing.NewEmitter(cfg.Sink)
+	relay, err := outbox.NewRelay(svc.DB, outbox.RelayConfig{Sink: cfg.Sink})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("K_SINK: %w", err)
 	}
-	s := &server{svc: svc, emitter: emitter, publicURL: cfg.PublicURL, stateTTL: stateTTL}
+	s := &server{svc: svc, relay: relay, publicURL: cfg.PublicURL, stateTTL: stateTTL}
 	if cfg.PublicURL != "" {
 		if err := facebook.CheckRedirectURI(cfg.PublicURL); err != nil {
 			return nil, fmt.Errorf("PUBLIC_URL %w", err)

@@ -1,6 +1,7 @@
 package integrations
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -52,7 +53,32 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("newServer() = %v", err)
 	}
+	s.relay.Start()
+	t.Cleanup(func() { _ = s.relay.Stop(context.Background()) }) // before svc closes
 	return &harness{svc: svc, fake: fake, sink: sk, srv: s, h: routes(s, nil), logs: logs, tokKey: cfg.TokenKey}
+}
+
+// delivered waits until the sink has every event the outbox holds for the users now, and
+// returns what the sink received of theirs, in order.
+func (h *harness) delivered(t *testing.T, userIDs ...string) []testenv.Event {
+	t.Helper()
+	want := map[string]bool{}
+	for _, u := range userIDs {
+		for _, e := range testenv.Outbox(t, h.svc.DB, u) {
+			want[e.ID] = true
+		}
+	}
+	var out []testenv.Event
+	h.sink.Wait(t, func(evs []testenv.Event) bool {
+		out = out[:0]
+		for _, e := range evs {
+			if want[e.ID] {
+				out = append(out, e)
+			}
+		}
+		return len(out) >= len(want)
+	})
+	return out
 }
 
 func (h *harness) do(t *testing.T, u testenv.User, method, path string, body any) testenv.Response {

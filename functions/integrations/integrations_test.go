@@ -126,8 +126,10 @@ func TestConnectAndCallback(t *testing.T) {
 	if err != nil || j.Kind != integration.JobKind || j.Status != job.Queued {
 		t.Errorf("pull job = %+v, %v; want a queued facebook_pull", j, err)
 	}
-	evs := h.sink.Events()
-	if len(evs) != 1 || evs[0].Type != eventing.TypeIntegrationPullRequested || evs[0].Source != eventing.SourceIntegrations || evs[0].Subject != i.ID {
+	// Written in the connect's transaction, and relayed with the row's id.
+	rows := testenv.Outbox(t, h.svc.DB, u.ID)
+	evs := h.delivered(t, u.ID)
+	if len(rows) != 1 || len(evs) != 1 || evs[0].ID != rows[0].ID || evs[0].Type != eventing.TypeIntegrationPullRequested || evs[0].Source != eventing.SourceIntegrations || evs[0].Subject != i.ID {
 		t.Fatalf("events = %+v, want one pull request for %s", evs, i.ID)
 	}
 	var data map[string]any
@@ -298,7 +300,7 @@ func TestPull(t *testing.T) {
 	if j, err := job.Get(t.Context(), h.svc.DB, u.ID, p["job_id"]); err != nil || j.Status != job.Succeeded {
 		t.Errorf("finished pull job = %+v, %v; want succeeded", j, err)
 	}
-	if n := len(h.sink.Events()); n != 3 {
+	if n := len(testenv.Outbox(t, h.svc.DB, u.ID)); n != 3 {
 		t.Errorf("%d events, want 3 (connect and two pulls)", n)
 	}
 }

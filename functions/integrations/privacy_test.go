@@ -47,6 +47,7 @@ func TestNoCanaryOrTokenStoredOrLogged(t *testing.T) {
 	for i, tok := range h.fake.Tokens() {
 		secrets[fmt.Sprintf("token %d", i)] = tok
 	}
+	h.delivered(t, uce.ID, e2e.ID) // the events the calls wrote have reached the sink
 	testenv.WantNowhere(t, h.svc.Redis, secrets, map[string]string{"the logs": h.logs.String(), "the events": h.sink.Text()})
 	if !strings.Contains(h.logs.String(), `"route":"POST /api/v1/integrations/facebook/push"`) {
 		t.Errorf("the captured logs miss the access log lines; is the capture working?")

@@ -13,7 +13,7 @@ import (
 
 // pull asks the sync consumer for the caller's new Facebook posts now: 202 with the pull's
 // job (GET /api/v1/jobs/{id}). A pull already queued or running is answered with its job;
-// the event is sent again either way (the consumer imports nothing twice), so a pull whose
+// the event is written again either way (the consumer imports nothing twice), so a pull whose
 // event was lost can be asked for again.
 func (s *server) pull(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -29,13 +29,15 @@ func (s *server) pull(w http.ResponseWriter, r *http.Request) {
 	}
 	var jobID string
 	err = store.Transact(ctx, s.svc.DB, func(tx pgx.Tx) error {
-		jobID, _, err = integration.QueuePull(ctx, tx, i)
-		return err
+		if jobID, _, err = integration.QueuePull(ctx, tx, i); err != nil {
+			return err
+		}
+		return addPull(ctx, tx, i, jobID)
 	})
 	if err != nil {
 		httpapi.Fail(w, r, fmt.Errorf("integrations: pull: %w", err))
 		return
 	}
-	s.emitPull(r, i, jobID)
+	s.relay.Wake()
 	httpapi.WriteJSON(w, http.StatusAccepted, map[string]string{"job_id": jobID})
 }

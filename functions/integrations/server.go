@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/facebook"
 	"github.com/xmojo/diary/shared/httpapi"
 	"github.com/xmojo/diary/shared/integration"
@@ -19,8 +21,6 @@ const (
 	stateTTL = 10 * time.Minute
 	// bodyLimit bounds every JSON body; the largest, a push's message, is under 64 KiB.
 	bodyLimit = 256 << 10
-	// emitTimeout bounds the event sent after a commit.
-	emitTimeout = 5 * time.Second
 	// revokeTimeout bounds the best-effort revocation at Facebook on disconnect.
 	revokeTimeout = 5 * time.Second
 )
@@ -57,8 +57,9 @@ var (
 
 // server holds what the handlers share.
 type server struct {
-	svc       *platform.Services
-	emitter   *eventing.Emitter
+	svc *platform.Services
+	// relay sends the pull events the handlers write to the outbox.
+	relay     *outbox.Relay
 	publicURL string
 	stateTTL  time.Duration
 	// fb and tokens are nil when no Facebook app is configured.
@@ -147,11 +148,11 @@ func (s *server) active(ctx context.Context, userID string) (integration.Integra
 	return i, tok, nil
 }
 
-// emitPull tells the sync consumer to pull the integration's posts for the job. The job
-// has committed, so a failure is only logged: the hourly sync finishes the job anyway.
-func (s *server) emitPull(r *http.Request, i integration.Integration, jobID string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), emitTimeout)
-	defer cancel()
-	s.emitter.EmitLogged(ctx, httpapi.Logger(r.Context()), eventing.TypeIntegrationPullRequested, eventing.SourceIntegrations, i.ID,
+// addPull writes the event that tells the sync consumer to pull the integration's posts
+// for the job to the outbox, in tx, the transaction that queued the job; the relay sends
+// it after the commit.
+func addPull(ctx context.Context, tx pgx.Tx, i integration.Integration, jobID string) error {
+	_, err := outbox.Add(ctx, tx, eventing.TypeIntegrationPullRequested, eventing.SourceIntegrations, i.ID, i.UserID,
 		eventing.IntegrationPullRequested{UserID: i.UserID, IntegrationID: i.ID, JobID: jobID})
+	return err
 }

@@ -8,7 +8,8 @@
 //     the user's, unattached), under each user's entry write lock (shared/userlock);
 //   - ends imports whose staged zip nobody will use (an upload never started, an import
 //     whose event the Broker gave up on) and removes their staging objects;
-//   - expires old idempotency keys, processed event ids and finished jobs;
+//   - expires old idempotency keys, processed event ids, finished jobs and delivered
+//     outbox rows;
 //   - records the run as a system job and, for every user whose data it touched, a child
 //     job the user can read with GET /api/v1/jobs.
 //
@@ -17,6 +18,9 @@
 // and acknowledged) and one slightly ahead runs with the clock's time. It handles a
 // redelivered event once (processed_events), resumes a run that died half-way with the
 // same cut-off times, and returns an error on any failure so the Broker retries.
+//
+// On each outbox-sweep tick (every 5 minutes, Trigger janitor-outbox-sweep) it relays the
+// outbox rows that are due, whichever function wrote them (eventing/outbox).
 package janitor
 
 import (
@@ -30,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/metrics"
 	"github.com/xmojo/diary/shared/objstore"
@@ -66,6 +71,13 @@ type Config struct {
 	// retries and an operator re-sending a dead letter the same day. An older tick is
 	// refused; the next daily tick does the same work.
 	EventMaxAge time.Duration `envconfig:"CLEANUP_EVENT_MAX_AGE" default:"24h"`
+	// OutboxRetention is how long delivered outbox rows are kept (for an operator
+	// tracing an event) before the daily cleanup deletes them; undelivered rows are never
+	// deleted by age.
+	OutboxRetention time.Duration `envconfig:"OUTBOX_RETENTION" default:"168h"`
+	// Sink is where the outbox sweep sends what is due: K_SINK, the Broker (the
+	// SinkBinding gives it to the janitor too). Empty: the sweep sends nothing.
+	Sink string `envconfig:"K_SINK"`
 	// MetricsAddress is where the janitor serves GET /metrics (shared/metrics: its runs'
 	// last success, database and S3 errors) on a listener of its own; empty serves none.
 	MetricsAddress string `envconfig:"METRICS_ADDRESS"`
@@ -80,6 +92,7 @@ func (c Config) validate() error {
 		"IDEMPOTENCY_KEY_TTL": c.IdempotencyKeyTTL, "JOB_RETENTION": c.JobRetention,
 		"PROCESSED_EVENT_RETENTION": c.ProcessedEventRetention, "CLEANUP_TIMEOUT": c.RunTimeout,
 		"CLEANUP_EVENT_MAX_AHEAD": c.EventMaxAhead, "CLEANUP_EVENT_MAX_AGE": c.EventMaxAge,
+		"OUTBOX_RETENTION": c.OutboxRetention,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("janitor: %s must be a positive duration", name)
@@ -102,7 +115,10 @@ type Function struct {
 	db      *pgxpool.Pool
 	objects objectRemover
 	logger  *slog.Logger
-	ownsDB  bool
+	// relay sends the outbox's due rows on each sweep tick; it does not run in the
+	// background (the janitor writes no events of its own).
+	relay  *outbox.Relay
+	ownsDB bool
 	// metrics is the listener Start opened, if any.
 	metrics *metrics.Listener
 }
@@ -116,7 +132,11 @@ func NewWithServices(cfg Config, db *pgxpool.Pool, objects *objstore.Store) (*Fu
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Function{cfg: cfg, db: db, objects: objects, logger: slog.Default()}, nil
+	relay, err := outbox.NewRelay(db, outbox.RelayConfig{Sink: cfg.Sink})
+	if err != nil {
+		return nil, fmt.Errorf("janitor: %w", err)
+	}
+	return &Function{cfg: cfg, db: db, objects: objects, logger: slog.Default(), relay: relay}, nil
 }
 
 // Start reads the configuration from env and connects to PostgreSQL and S3. An error names
@@ -145,13 +165,18 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		}
 		return fmt.Errorf("janitor: %w", err)
 	}
+	relay, err := outbox.NewRelay(db, outbox.RelayConfig{Sink: cfg.Sink})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("janitor: %w", err)
+	}
 	if cfg.MetricsAddress != "" {
 		if f.metrics, err = metrics.Serve(cfg.MetricsAddress); err != nil {
 			db.Close()
 			return fmt.Errorf("janitor: %w", err)
 		}
 	}
-	f.cfg, f.db, f.objects, f.logger, f.ownsDB = cfg, db, objects, slog.Default(), true
+	f.cfg, f.db, f.objects, f.logger, f.relay, f.ownsDB = cfg, db, objects, slog.Default(), relay, true
 	metrics.Started("janitor")
 	return nil
 }
@@ -199,7 +224,10 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 		return nil
 	}
 	var data eventing.PingData
-	if err := ev.DataAs(&data); err != nil || data.Job != eventing.JobCleanup {
+	if err := ev.DataAs(&data); err == nil && data.Job == eventing.JobOutboxSweep {
+		return f.sweep(ctx, logger)
+	}
+	if data.Job != eventing.JobCleanup {
 		logger.Warn("janitor ignored a ping for another job", "event_source", ev.Source())
 		return nil
 	}
@@ -230,7 +258,24 @@ func (f *Function) handle(ctx context.Context, ev event.Event) error {
 	logger.Info("cleanup done", "job_id", res.RunID, "entries_purged", res.EntriesPurged,
 		"media_removed", res.MediaRemoved, "uploads_expired", res.UploadsExpired, "imports_expired", res.ImportsExpired, "users", res.Users,
 		"idempotency_keys_expired", res.IdempotencyKeysExpired, "jobs_purged", res.JobsPurged,
-		"processed_events_purged", res.ProcessedEventsPurged)
+		"processed_events_purged", res.ProcessedEventsPurged, "outbox_events_purged", res.OutboxEventsPurged)
+	return nil
+}
+
+// sweep relays every outbox row that is due, whichever function wrote it, within
+// RunTimeout: rows left by a function that scaled to zero while the Broker was away. A
+// tick cannot do harm whoever sent it (it only sends what is due), so its time is not
+// checked. A row the Broker refuses waits for its backoff, and the next tick; only a
+// database failure fails the tick (the Broker retries).
+func (f *Function) sweep(ctx context.Context, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.RunTimeout)
+	defer cancel()
+	sent, err := f.relay.Flush(ctx)
+	if err != nil {
+		logger.Error("outbox sweep failed", "sent", sent, "error", err.Error())
+		return fmt.Errorf("janitor: outbox sweep: %w", err)
+	}
+	logger.Info("outbox sweep done", "sent", sent)
 	return nil
 }
 

@@ -6,12 +6,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/store"
 )
 
 // housekeeping expires what only the system keeps: entry Idempotency-Keys past their
 // 24 hours, handled event ids past any possible redelivery, and finished jobs nobody
-// polls any more. The run in progress is not finished, so it is never among them.
+// polls any more, and outbox rows delivered longer than OUTBOX_RETENTION ago. The run in
+// progress is not finished, so it is never among them.
 func (r *run) housekeeping(ctx context.Context) error {
 	cfg := r.f.cfg
 	steps := []struct {
@@ -40,5 +42,24 @@ func (r *run) housekeeping(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// Delivered outbox rows past OUTBOX_RETENTION, through the outbox's own package, in
+	// batches: after an outage the table may hold many.
+	cutoff := r.ref.Add(-cfg.OutboxRetention)
+	for {
+		var n int64
+		err := store.Transact(ctx, r.f.db, func(tx pgx.Tx) error {
+			var err error
+			if n, err = outbox.DeleteDelivered(ctx, tx, cutoff, cfg.BatchSize); err != nil {
+				return err
+			}
+			return r.addTotals(ctx, tx, map[string]int64{"outbox_events_purged": n})
+		})
+		if err != nil {
+			return err
+		}
+		r.res.OutboxEventsPurged += n
+		if n < int64(cfg.BatchSize) {
+			return nil
+		}
+	}
 }

@@ -54,6 +54,7 @@ type runResult struct {
 	IdempotencyKeysExpired int64
 	JobsPurged             int64
 	ProcessedEventsPurged  int64
+	OutboxEventsPurged     int64
 }
 
 // run is one cleanup run: its job id, the event it answers and its reference time, from

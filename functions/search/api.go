@@ -5,14 +5,15 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/httpapi"
 )
 
 // api holds what the handlers need.
 type api struct {
-	db      *pgxpool.Pool
-	emitter *eventing.Emitter
+	db *pgxpool.Pool
+	// relay sends the reindex events the handler writes to the outbox.
+	relay *outbox.Relay
 }
 
 // errTierUnsupported answers every search call of an e2e user: the server cannot read

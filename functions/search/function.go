@@ -12,7 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/xmojo/diary/eventing"
+	"github.com/xmojo/diary/eventing/outbox"
 	"github.com/xmojo/diary/shared/config"
 	"github.com/xmojo/diary/shared/platform"
 )
@@ -20,9 +20,10 @@ import (
 // Config is the search function's settings, read from the environment at Start.
 type Config struct {
 	platform.Config
-	// Sink is where search.reindex.requested events go: K_SINK, injected by a
-	// SinkBinding in the cluster and by the local runner at home. Empty means events are
-	// dropped, and a reindex stays queued.
+	// Sink is where the relay sends the outbox's events: K_SINK, injected by a
+	// SinkBinding in the cluster and by the local runner at home. Empty: this function
+	// sends none, and its events wait in the outbox for another relay (the janitor's
+	// sweep).
 	Sink string `envconfig:"K_SINK"`
 }
 
@@ -40,21 +41,24 @@ func New() *Function { return &Function{Lifecycle: platform.Lifecycle{Name: "sea
 // services, for tests and the in-process gateway. logger may be nil for slog.Default();
 // the caller keeps ownership of svc.
 func NewWithServices(cfg Config, svc *platform.Services, logger *slog.Logger) (*Function, error) {
-	h, err := newHandler(cfg, svc, logger)
+	h, relay, err := newHandler(cfg, svc, logger)
 	if err != nil {
 		return nil, err
 	}
 	f := New()
-	f.Serve(h, svc, false)
+	relay.Start()
+	f.Serve(h, svc, false, relay.Stop)
 	return f, nil
 }
 
-func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, error) {
-	emitter, err := eventing.NewEmitter(cfg.Sink)
+// newHandler builds the function's routes over svc, and the outbox relay they wake (not
+// yet started).
+func newHandler(cfg Config, svc *platform.Services, logger *slog.Logger) (http.Handler, *outbox.Relay, error) {
+	relay, err := outbox.NewRelay(svc.DB, outbox.RelayConfig{Sink: cfg.Sink, Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("search: K_SINK: %w", err)
+		return nil, nil, fmt.Errorf("search: K_SINK: %w", err)
 	}
-	return routes(&api{db: svc.DB, emitter: emitter}, svc, logger), nil
+	return routes(&api{db: svc.DB, relay: relay}, svc, logger), relay, nil
 }
 
 // Start reads the configuration from env and connects to PostgreSQL and Redis. An error
@@ -68,11 +72,12 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("search: start: %w", err)
 	}
-	h, err := newHandler(cfg, svc, nil)
+	h, relay, err := newHandler(cfg, svc, nil)
 	if err != nil {
 		svc.Close()
 		return fmt.Errorf("search: start: %w", err)
 	}
-	f.Serve(h, svc, true)
+	relay.Start()
+	f.Serve(h, svc, true, relay.Stop)
 	return nil
 }

@@ -1,15 +1,12 @@
 package search
 
 import (
+	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -26,47 +23,27 @@ import (
 type harness struct {
 	svc  *platform.Services
 	fn   http.Handler
-	sink *sink
+	sink *testenv.EventSink
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	sink := testenv.NewEventSink(t)
+	h := newHarnessSink(t, sink.URL)
+	h.sink = sink
+	return h
+}
+
+// newHarnessSink is newHarness with K_SINK at url.
+func newHarnessSink(t *testing.T, url string) *harness {
+	t.Helper()
 	svc := testenv.Services(t)
-	s := &sink{status: http.StatusAccepted}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	fn, err := NewWithServices(Config{Sink: srv.URL}, svc, nil)
+	fn, err := NewWithServices(Config{Sink: url}, svc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{svc: svc, fn: http.HandlerFunc(fn.Handle), sink: s}
-}
-
-// sink records the CloudEvents posted to it and answers status.
-type sink struct {
-	mu     sync.Mutex
-	status int
-	events []cloudevents.Event
-}
-
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	body, _ := io.ReadAll(r.Body)
-	ev := cloudevents.NewEvent()
-	ev.SetID(r.Header.Get("Ce-Id"))
-	ev.SetType(r.Header.Get("Ce-Type"))
-	ev.SetSource(r.Header.Get("Ce-Source"))
-	ev.SetSubject(r.Header.Get("Ce-Subject"))
-	_ = ev.SetData(r.Header.Get("Content-Type"), body)
-	s.events = append(s.events, ev)
-	w.WriteHeader(s.status)
-}
-
-func (s *sink) received() []cloudevents.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]cloudevents.Event(nil), s.events...)
+	t.Cleanup(func() { _ = fn.Stop(context.Background()) }) // its relay, before svc closes
+	return &harness{svc: svc, fn: http.HandlerFunc(fn.Handle)}
 }
 
 // entry is a uce entry for put.

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/shared/testenv"
 )
 
@@ -263,8 +266,8 @@ func TestCallsRefused(t *testing.T) {
 			t.Errorf("e2e %s %s = %d %s, want 403 feature_unavailable_for_tier", c.method, c.path, res.Code, res.Body)
 		}
 	}
-	if n := len(h.sink.received()); n != 0 {
-		t.Errorf("an e2e reindex emitted %d events", n)
+	if n := len(testenv.Outbox(t, h.svc.DB, e2e.ID)); n != 0 {
+		t.Errorf("an e2e reindex wrote %d events", n)
 	}
 
 	u := testenv.NewUser(t, h.svc, "uce")
@@ -370,37 +373,51 @@ func TestReindexQueuesAJob(t *testing.T) {
 	if kind != "search_index" || status != "queued" {
 		t.Errorf("job = %s %s, want search_index queued", kind, status)
 	}
-	evs := h.sink.received()
-	if len(evs) != 1 {
-		t.Fatalf("%d events, want 1", len(evs))
+	// Written in the job's transaction, and relayed with the row's id.
+	rows := testenv.Outbox(t, h.svc.DB, u.ID)
+	if len(rows) != 1 {
+		t.Fatalf("%d events in the outbox, want 1", len(rows))
+	}
+	evs := testenv.Of(h.sink.Wait(t, func(evs []testenv.Event) bool { return len(testenv.Of(evs, u.ID)) > 0 }), u.ID)
+	if len(evs) != 1 || evs[0].ID != rows[0].ID {
+		t.Fatalf("delivered %+v, want the outbox row %s", evs, rows[0].ID)
 	}
 	ev := evs[0]
-	if ev.Type() != "com.xmojo.diary.search.reindex.requested" || ev.Source() != "/diary/search" || ev.Subject() != got.JobID {
-		t.Errorf("event %s %s %s, want the reindex type, /diary/search and the job id", ev.Type(), ev.Source(), ev.Subject())
+	if ev.Type != "com.xmojo.diary.search.reindex.requested" || ev.Source != "/diary/search" || ev.Subject != got.JobID {
+		t.Errorf("event %s %s %s, want the reindex type, /diary/search and the job id", ev.Type, ev.Source, ev.Subject)
 	}
-	want := fmt.Sprintf(`{"user_id":%q,"job_id":%q,"session_id":%q}`, u.ID, got.JobID, u.SessionID)
-	if string(ev.Data()) != want {
-		t.Errorf("event data %s, want %s", ev.Data(), want)
+	var data eventing.SearchReindexRequested
+	if err := json.Unmarshal(ev.Data, &data); err != nil || data != (eventing.SearchReindexRequested{UserID: u.ID, JobID: got.JobID, SessionID: u.SessionID}) {
+		t.Errorf("event data %s, want the user, job and session ids", ev.Data)
 	}
-	if bytes.Contains(ev.Data(), []byte(hex.EncodeToString(u.MasterKey))) {
+	if bytes.Contains(ev.Data, []byte(hex.EncodeToString(u.MasterKey))) {
 		t.Error("the event holds the master key")
 	}
 }
 
-func TestReindexNotStartedFailsTheJob(t *testing.T) {
-	h := newHarness(t)
-	h.sink.status = http.StatusBadRequest
+// TestReindexWithTheBrokerRefusing: the request does not depend on the Broker: the job is
+// queued and its event waits in the outbox, undelivered, for the Broker to take it.
+func TestReindexWithTheBrokerRefusing(t *testing.T) {
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer refusing.Close()
+	h := newHarnessSink(t, refusing.URL)
 	u := testenv.NewUser(t, h.svc, "uce")
 	res := testenv.Do(t, h.fn, http.MethodPost, basePath+"/index", u.AccessToken, nil)
-	if res.Code != http.StatusServiceUnavailable {
-		t.Fatalf("reindex with the Broker refusing = %d %s, want 503", res.Code, res.Body)
+	if res.Code != http.StatusAccepted {
+		t.Fatalf("reindex with the Broker refusing = %d %s, want 202", res.Code, res.Body)
 	}
-	var status, msg string
-	if err := h.svc.DB.QueryRow(t.Context(), `SELECT status, error FROM jobs WHERE user_id = $1`, u.ID).Scan(&status, &msg); err != nil {
+	var status string
+	if err := h.svc.DB.QueryRow(t.Context(), `SELECT status FROM jobs WHERE user_id = $1`, u.ID).Scan(&status); err != nil {
 		t.Fatal(err)
 	}
-	if status != "failed" || msg != messageNotStarted {
-		t.Errorf("job = %s %q, want failed %q", status, msg, messageNotStarted)
+	var delivered bool
+	if err := h.svc.DB.QueryRow(t.Context(), `SELECT delivered_at IS NOT NULL FROM outbox WHERE user_id = $1`, u.ID).Scan(&delivered); err != nil {
+		t.Fatalf("the reindex event in the outbox: %v", err)
+	}
+	if status != "queued" || delivered {
+		t.Errorf("job %s, event delivered %v; want queued, waiting in the outbox", status, delivered)
 	}
 }
 
