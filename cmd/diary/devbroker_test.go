@@ -12,6 +12,9 @@ import (
 	"testing"
 	"testing/fstest"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+
 	"github.com/xmojo/diary/eventing"
 	"github.com/xmojo/diary/eventing/local"
 )
@@ -86,25 +89,39 @@ func setPaused(t *testing.T, srv *httptest.Server, paused bool) controlState {
 func TestDevBrokerTapAndPause(t *testing.T) {
 	tap := filepath.Join(t.TempDir(), "tap.jsonl")
 	_, srv := devBrokerServer(t, map[string]string{envBrokerControl: "1", envBrokerTap: tap})
-	em, err := eventing.NewEmitter(srv.URL + brokerPath)
+	// A binary-mode CloudEvent, as the outbox relay sends it.
+	p, err := cloudevents.NewHTTP(cloudevents.WithTarget(srv.URL + brokerPath))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	client, err := cloudevents.NewClient(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	emit := func(version int) (string, error) {
-		return em.Emit(ctx, eventing.TypeEntryChanged, eventing.SourceEntries, "e1",
-			eventing.EntryChanged{UserID: "u1", EntryID: "e1", Change: "updated", Version: version})
+		ev := cloudevents.NewEvent()
+		ev.SetID(uuid.NewString())
+		ev.SetType(eventing.TypeEntryChanged)
+		ev.SetSource(eventing.SourceEntries)
+		ev.SetSubject("e1")
+		if err := ev.SetData(cloudevents.ApplicationJSON, eventing.EntryChanged{UserID: "u1", EntryID: "e1", Change: "updated", Version: version}); err != nil {
+			t.Fatal(err)
+		}
+		if res := client.Send(context.Background(), ev); !cloudevents.IsACK(res) {
+			return "", res
+		}
+		return ev.ID(), nil
 	}
 	first, err := emit(1)
 	if err != nil {
-		t.Fatalf("Emit() = %v", err)
+		t.Fatalf("send = %v", err)
 	}
 
 	if st := setPaused(t, srv, true); !st.Paused || st.Tap != tap {
 		t.Fatalf("pause answered %+v, want paused with tap %s", st, tap)
 	}
 	if _, err := emit(2); err == nil {
-		t.Errorf("Emit() while paused = nil, want an error")
+		t.Errorf("send while paused = nil, want an error")
 	}
 	resp, err := http.Post(srv.URL+brokerPath, "application/cloudevents+json",
 		strings.NewReader(`{"specversion":"1.0","id":"p1","type":"com.example.x","source":"/x"}`))
@@ -121,7 +138,7 @@ func TestDevBrokerTapAndPause(t *testing.T) {
 	}
 	third, err := emit(3)
 	if err != nil {
-		t.Fatalf("Emit() after resume = %v", err)
+		t.Fatalf("send after resume = %v", err)
 	}
 
 	lines := readTap(t, tap)

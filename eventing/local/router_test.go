@@ -609,15 +609,20 @@ func TestAcceptedSeesEachIngressEventBeforeTheAnswer(t *testing.T) {
 	defer r.Close()
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	em, err := eventing.NewEmitter(srv.URL)
+	p, err := cloudevents.NewHTTP(cloudevents.WithTarget(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := em.Emit(context.Background(), eventing.TypeEntryChanged, eventing.SourceEntries, "e1",
-		eventing.EntryChanged{UserID: "u1", EntryID: "e1", Change: "created", Version: 1})
+	client, err := cloudevents.NewClient(p)
 	if err != nil {
-		t.Fatalf("Emit() = %v", err)
+		t.Fatal(err)
 	}
+	ev := newEvent(t, eventing.TypeEntryChanged, eventing.SourceEntries, "e1",
+		eventing.EntryChanged{UserID: "u1", EntryID: "e1", Change: "created", Version: 1})
+	if res := client.Send(context.Background(), ev); !cloudevents.IsACK(res) {
+		t.Fatalf("Send() = %v", res)
+	}
+	id := ev.ID()
 	mu.Lock()
 	got := slices.Clone(seen)
 	mu.Unlock()
