@@ -289,7 +289,8 @@ func buildRows(phases []phase, reqs []request, acks []ack, verdicts []verdict, b
 
 // recovery measures how long after the fault's end the service answered again: for each
 // client and class of request that failed during the fault, the end of the client's first
-// 2xx of that class sent after the fault ended; the longest of them. Every client counts,
+// 2xx of that class sent after the fault ended (a login it needed first included); the
+// longest of them. Every client counts,
 // so one user still waiting for a login is not hidden by others served. Not recovered when
 // some client never had that 2xx before the run ended.
 func recovery(p phase, reqs []request) (time.Duration, bool, bool) {
@@ -300,7 +301,9 @@ func recovery(p phase, reqs []request) (time.Duration, bool, bool) {
 	hit := map[key]bool{}
 	for _, r := range reqs {
 		during := !r.end.Before(p.start) && !r.start.After(p.faultEnd)
-		if during && r.failed() {
+		// A login is the user's, sent by whichever of its clients needed it first: its time
+		// is in the client's next 2xx, not a class of its own.
+		if during && r.failed() && r.op != opLogin && r.op != opSignup {
 			hit[key{r.client, r.op}] = true
 		}
 	}

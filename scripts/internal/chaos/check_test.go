@@ -276,12 +276,13 @@ func TestRecoveryEveryClient(t *testing.T) {
 		{client: 1, op: opGet, start: at(6), end: at(6.1), status: 503, retryAfter: true},
 		{client: 0, op: opGet, start: at(10.5), end: at(11), status: 200},
 		{client: 1, op: opGet, start: at(10.5), end: at(10.6), status: 401},
+		{client: 1, op: opLogin, start: at(9), end: at(9.5), status: 503, retryAfter: true}, // the user logs in again later
 		{client: 1, op: opGet, start: at(15), end: at(16), status: 200},
 	}
 	if d, recovered, _ := recovery(p, reqs); !recovered || d != 6*time.Second {
 		t.Errorf("recovery() = %v %v, want 6s (client 1's first 2xx)", d, recovered)
 	}
-	if _, recovered, _ := recovery(p, reqs[:4]); recovered {
+	if _, recovered, _ := recovery(p, reqs[:5]); recovered {
 		t.Errorf("recovery() without client 1's 2xx = recovered, want not")
 	}
 }
