@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"os"
@@ -191,6 +192,12 @@ func (a *api) call(ctx context.Context, op, method, path, token string, in any, 
 		req.Header.Set(k, v)
 	}
 	start := time.Now()
+	var dialStart, dialDone, firstByte time.Time
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ConnectStart:         func(string, string) { dialStart = time.Now() },
+		ConnectDone:          func(string, string, error) { dialDone = time.Now() },
+		GotFirstResponseByte: func() { firstByte = time.Now() },
+	}))
 	resp, err := a.http.Do(req)
 	var ans answer
 	if err == nil {
@@ -203,7 +210,14 @@ func (a *api) call(ctx context.Context, op, method, path, token string, in any, 
 		}
 	}
 	if a.rec != nil && !errors.Is(ctx.Err(), context.Canceled) {
-		a.rec.add(request{client: clientOf(ctx), op: op, start: start, end: time.Now(), status: ans.status, retryAfter: ans.retryAfter})
+		q := request{client: clientOf(ctx), op: op, start: start, end: time.Now(), status: ans.status, retryAfter: ans.retryAfter}
+		if !dialStart.IsZero() && !dialDone.IsZero() {
+			q.connect = dialDone.Sub(dialStart)
+		}
+		if !firstByte.IsZero() {
+			q.wait = firstByte.Sub(start)
+		}
+		a.rec.add(q)
 	}
 	return ans, err
 }

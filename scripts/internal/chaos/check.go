@@ -35,6 +35,9 @@ type request struct {
 	start, end time.Time
 	status     int
 	retryAfter bool
+	// For the trace: how long a new connection took to set up (0: one was reused), and
+	// the time to the first byte of the answer.
+	connect, wait time.Duration
 }
 
 // ok reports a 2xx.

@@ -497,9 +497,10 @@ const typeEntryChanged = "com.xmojo.diary.entry.changed"
 // writeTrace writes every request as a tab-separated line, for a closer look at a fault.
 func writeTrace(file string, t0 time.Time, reqs []request) error {
 	var b strings.Builder
-	b.WriteString("client\top\tstart_s\tend_s\tstatus\tretry_after\n")
+	b.WriteString("client\top\tstart_s\tend_s\tstatus\tretry_after\tconnect_ms\tfirst_byte_ms\n")
 	for _, r := range reqs {
-		fmt.Fprintf(&b, "%d\t%s\t%.3f\t%.3f\t%d\t%v\n", r.client, r.op, r.start.Sub(t0).Seconds(), r.end.Sub(t0).Seconds(), r.status, r.retryAfter)
+		fmt.Fprintf(&b, "%d\t%s\t%.3f\t%.3f\t%d\t%v\t%d\t%d\n", r.client, r.op, r.start.Sub(t0).Seconds(), r.end.Sub(t0).Seconds(), r.status, r.retryAfter,
+			r.connect.Milliseconds(), r.wait.Milliseconds())
 	}
 	return os.WriteFile(file, []byte(b.String()), 0o600)
 }
