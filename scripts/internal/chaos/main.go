@@ -48,7 +48,7 @@ func main() {
 	flag.IntVar(&cfg.users, "users", 4, "test users the clients write as, half uce and half e2e (2..16)")
 	flag.DurationVar(&cfg.duration, "duration", 60*time.Second, "length of the run (at most 10m)")
 	flag.DurationVar(&cfg.fault, "fault", 10*time.Second, "how long Redis, S3 and the Broker stay down (at most 60s)")
-	flag.DurationVar(&cfg.settle, "settle", 60*time.Second, "how long to wait for the events of the acknowledged writes after the run")
+	flag.DurationVar(&cfg.settle, "settle", 90*time.Second, "how long to wait for the events of the acknowledged writes after the run")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "the clients' timeout per request (logins and signups: at least 30s)")
 	flag.StringVar(&faults, "faults", strings.Join(allFaults, ","), "the faults, in order: "+strings.Join(allFaults, ", "))
 	flag.IntVar(&cfg.maxRequests, "max-requests", 200000, "stop the clients after this many requests")
