@@ -72,11 +72,11 @@ func TestArchiveCanaryNeverStoredOrLogged(t *testing.T) {
 		if strings.Contains(logs.String(), f) {
 			t.Errorf("the logs hold the canary (as %q)", f)
 		}
-		if strings.Contains(w.events.log.String(), f) {
+		if strings.Contains(w.events.text(), f) {
 			t.Errorf("an event holds the canary (as %q)", f)
 		}
 	}
-	if !strings.Contains(w.events.log.String(), "com.xmojo.diary.import.requested") {
+	if !strings.Contains(w.events.text(), "com.xmojo.diary.import.requested") {
 		t.Error("the event log saw no import.requested; is the capture working?")
 	}
 	if !strings.Contains(logs.String(), `"route":"GET /api/v1/export"`) {

@@ -33,23 +33,7 @@ type archiveWorld struct {
 	h      http.Handler
 	svc    *platform.Services
 	router *local.Router
-	events *eventLog
-}
-
-// eventLog records every event the Broker stand-in is sent, for the privacy checks.
-type eventLog struct {
-	next http.Handler
-	log  bytes.Buffer
-}
-
-func (l *eventLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	for k, v := range r.Header {
-		l.log.WriteString(k + ": " + v[0] + "\n")
-	}
-	l.log.Write(body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	l.next.ServeHTTP(w, r)
+	events *ingress
 }
 
 func newArchiveWorld(t *testing.T) *archiveWorld {
@@ -67,7 +51,7 @@ func newArchiveWorld(t *testing.T) *archiveWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := &eventLog{next: router}
+	events := newIngress(router)
 	broker := httptest.NewServer(events)
 	t.Cleanup(func() { broker.Close(); router.Close() })
 	env["K_SINK"] = broker.URL
@@ -147,6 +131,7 @@ func (w *archiveWorld) importZip(u testenv.User, format string, data []byte) map
 	res.JSON(w.t, &c)
 	sendTo(w.t, c.Upload.Method, c.Upload.URL, c.Upload.Headers, data)
 	w.do(u, http.MethodPost, "/api/v1/imports/"+c.Import.ID+"/start", nil, http.StatusAccepted)
+	w.events.waitFor(w.t, eventing.TypeImportRequested, c.Import.ID)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := w.router.Drain(ctx); err != nil {

@@ -33,6 +33,8 @@ type lifecycleWorld struct {
 	h      http.Handler
 	svc    *platform.Services
 	broker *local.Router
+	// ingress says when the relay has handed an event to the Broker.
+	ingress *ingress
 }
 
 func newLifecycleWorld(t *testing.T) *lifecycleWorld {
@@ -61,12 +63,13 @@ func newLifecycleWorld(t *testing.T) *lifecycleWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(broker.Close)
+	in := newIngress(broker)
 	mux := http.NewServeMux()
-	mux.Handle(brokerPath, broker)
+	mux.Handle(brokerPath, in)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	env["K_SINK"] = srv.URL + brokerPath
-	return &lifecycleWorld{t: t, h: startGateway(t, diary.NewInProcess(groupFunctions()), env), svc: testenv.Services(t), broker: broker}
+	return &lifecycleWorld{t: t, h: startGateway(t, diary.NewInProcess(groupFunctions()), env), svc: testenv.Services(t), broker: broker, ingress: in}
 }
 
 func (w *lifecycleWorld) do(method, path, token string, body any, want int) testenv.Response {
@@ -188,6 +191,7 @@ func TestAccountLifecycleAcrossFunctions(t *testing.T) {
 	w.do("DELETE", "/api/v1/auth/me", reset.AccessToken, map[string]string{"password": "the third password"}, http.StatusAccepted).JSON(t, &deleted)
 	w.do("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": "the third password"}, http.StatusUnauthorized)
 	w.do("GET", "/api/v1/jobs/"+deleted.JobID, reset.AccessToken, nil, http.StatusUnauthorized)
+	w.ingress.waitFor(t, eventing.TypeAccountDeleted, userID)
 	drainCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := w.broker.Drain(drainCtx); err != nil {

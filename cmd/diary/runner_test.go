@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,4 +198,66 @@ func brokerHandlers(given map[string]http.Handler) map[string]http.Handler {
 		}
 	}
 	return handlers
+}
+
+// ingress stands before a local Broker's ingress and records every event sent to it
+// (headers and body, for the privacy checks), so a test can wait until the outbox relay,
+// which sends after the commit in the background, has handed an event to the Broker;
+// only then does Drain wait for its delivery.
+type ingress struct {
+	next http.Handler
+	mu   sync.Mutex
+	cond *sync.Cond
+	log  bytes.Buffer
+	seen map[string]bool // type + " " + subject
+}
+
+func newIngress(next http.Handler) *ingress {
+	in := &ingress{next: next, seen: map[string]bool{}}
+	in.cond = sync.NewCond(&in.mu)
+	return in
+}
+
+func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	in.next.ServeHTTP(rec, r)
+	in.mu.Lock()
+	for k, v := range r.Header {
+		in.log.WriteString(k + ": " + v[0] + "\n")
+	}
+	in.log.Write(body)
+	if rec.Code < 300 {
+		in.seen[r.Header.Get("Ce-Type")+" "+r.Header.Get("Ce-Subject")] = true
+		in.cond.Broadcast()
+	}
+	in.mu.Unlock()
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// text is everything the ingress was sent.
+func (in *ingress) text() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.log.String()
+}
+
+// waitFor returns once the Broker has accepted an event of the type about subject; the
+// test fails after a minute without one.
+func (in *ingress) waitFor(t *testing.T, eventType, subject string) {
+	t.Helper()
+	timer := time.AfterFunc(time.Minute, func() { in.cond.Broadcast() })
+	defer timer.Stop()
+	deadline := time.Now().Add(time.Minute)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for !in.seen[eventType+" "+subject] {
+		if time.Now().After(deadline) {
+			t.Fatalf("the Broker was not sent %s about %s", eventType, subject)
+		}
+		in.cond.Wait()
+	}
 }

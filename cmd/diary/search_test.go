@@ -21,6 +21,8 @@ type searchWorld struct {
 	t      *testing.T
 	h      http.Handler
 	broker *local.Router
+	// ingress says when the relay has handed an event to the Broker.
+	ingress *ingress
 }
 
 func newSearchWorld(t *testing.T) *searchWorld {
@@ -43,10 +45,11 @@ func newSearchWorld(t *testing.T) *searchWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(broker.Close)
-	srv := httptest.NewServer(broker)
+	in := newIngress(broker)
+	srv := httptest.NewServer(in)
 	t.Cleanup(srv.Close)
 	env["K_SINK"] = srv.URL
-	return &searchWorld{t: t, h: startGateway(t, diary.NewInProcess(groupFunctions()), env), broker: broker}
+	return &searchWorld{t: t, h: startGateway(t, diary.NewInProcess(groupFunctions()), env), broker: broker, ingress: in}
 }
 
 func (w *searchWorld) do(u testenv.User, want int, method, path string, body any) testenv.Response {
@@ -116,6 +119,7 @@ func TestSearchThroughTheAPI(t *testing.T) {
 		Status string `json:"status"`
 	}
 	w.do(u, http.StatusAccepted, http.MethodPost, "/api/v1/search/index", nil).JSON(t, &job)
+	w.ingress.waitFor(t, eventing.TypeSearchReindexRequested, job.JobID)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := w.broker.Drain(ctx); err != nil {
