@@ -265,6 +265,7 @@ func (c *client) doCreate(ctx context.Context) bool {
 		return false
 	}
 	c.create = nil
+	c.checkETag(start, e.ID, e.Version, ans)
 	c.led.ack(ack{user: c.user.Email, entryID: e.ID, version: e.Version, etag: ans.header.Get("ETag"), sent: p.sent, at: time.Now()})
 	if e.body() != p.sent {
 		c.led.badRead(start, "create "+e.ID+" answered another body than sent")
@@ -292,9 +293,18 @@ func (c *client) doUpdate(ctx context.Context, e *ownEntry) bool {
 		e.unsure, e.pending = true, &sent
 		return false
 	}
+	c.checkETag(start, e.id, v.Version, ans)
 	c.led.ack(ack{user: c.user.Email, entryID: e.id, version: v.Version, etag: ans.header.Get("ETag"), sent: sent, at: time.Now()})
 	e.version, e.body = v.Version, sent
 	return true
+}
+
+// checkETag counts an acknowledgement whose ETag is not the version it answered as a bad
+// read: a client would send that tag as If-Match.
+func (c *client) checkETag(at time.Time, id string, version int, ans answer) {
+	if got := ans.header.Get("ETag"); got != `"`+strconv.Itoa(version)+`"` {
+		c.led.badRead(at, fmt.Sprintf("entry %s answered version %d with ETag %s", id, version, got))
+	}
 }
 
 // resolve reads back an entry whose last write's outcome is unknown: unchanged, or
