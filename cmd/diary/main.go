@@ -8,6 +8,11 @@
 // from the same environment: CORS_ALLOWED_ORIGINS (empty: no browser client of another
 // origin) is how a local web client on, say, http://127.0.0.1:5173 is let in.
 //
+// Two dev-only settings, for scripts/chaos, exist here and nowhere in the cluster:
+// LOCAL_BROKER_CONTROL=1 mounts /_local/broker/control, with which a loopback client pauses
+// the Broker ingress (503 while paused) and resumes it; LOCAL_BROKER_TAP=FILE appends every
+// event the ingress accepted to FILE, one JSON line each (devbroker.go).
+//
 // It is a module of its own and the only code that imports every function: the gateway
 // (the repository root) imports none. With -write-openapi FILE it writes the gateway's
 // OpenAPI document, merged from the functions' fragments, to FILE and exits (`go generate`
@@ -157,19 +162,20 @@ func run(env map[string]string) error {
 		_ = stopAll(context.Background())
 		return fmt.Errorf("eventing manifests: %w", err)
 	}
-	broker, err := local.NewRouter(manifests, local.Options{Handlers: handlers})
+	lb, err := newLocalBroker(env, manifests, handlers)
 	if err != nil {
 		_ = stopAll(context.Background())
 		return fmt.Errorf("local broker: %w", err)
 	}
+	broker := lb.router
 
 	mux := http.NewServeMux()
-	mux.Handle(brokerPath, broker)
+	lb.mount(mux)
 	mux.Handle("/", gateway)
 	srv := newServer(addr, mux, limits)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		broker.Close()
+		lb.Close()
 		_ = stopAll(context.Background())
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -187,7 +193,7 @@ func run(env map[string]string) error {
 
 	select {
 	case err := <-errc:
-		broker.Close()
+		lb.Close()
 		_ = stopAll(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -205,7 +211,7 @@ func run(env map[string]string) error {
 	if err := broker.Drain(shutdownCtx); err != nil {
 		errs = append(errs, fmt.Errorf("drain events: %w", err))
 	}
-	broker.Close()
+	lb.Close()
 	if err := stopAll(shutdownCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop: %w", err))
 	}

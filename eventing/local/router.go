@@ -49,6 +49,10 @@ type Options struct {
 	Client *http.Client
 	// Logger receives failed attempts and dead letters; slog.Default() when nil.
 	Logger *slog.Logger
+	// Accepted, when set, is called with each event the ingress (ServeHTTP) accepts, before
+	// it answers 202, so it sees exactly the events a producer was told the Broker took.
+	// cmd/diary's dev-only event tap (LOCAL_BROKER_TAP) records them with it.
+	Accepted func(event.Event)
 }
 
 // Router stands in for the Broker: events published to it (by Publish, or POSTed to it as
@@ -68,6 +72,7 @@ type Router struct {
 	handlers  map[string]http.Handler
 	urls      map[string]string
 	namespace string
+	accepted  func(event.Event)
 }
 
 type route struct {
@@ -109,6 +114,7 @@ func NewRouter(m *Manifests, opts Options) (*Router, error) {
 		handlers:  opts.Handlers,
 		urls:      opts.URLs,
 		namespace: b.Namespace,
+		accepted:  opts.Accepted,
 	}
 	if r.client == nil {
 		r.client = &http.Client{}
@@ -230,6 +236,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.base.Err() != nil {
 		http.Error(w, "the broker is shutting down", http.StatusServiceUnavailable)
 		return
+	}
+	if r.accepted != nil {
+		r.accepted(*ev)
 	}
 	r.publishAsync(*ev)
 	w.WriteHeader(http.StatusAccepted)

@@ -585,3 +585,62 @@ func TestHangingDeadLetterSinkIsBounded(t *testing.T) {
 		t.Fatal("FirePing() still waits for a dead-letter sink that never answers")
 	}
 }
+
+// TestAcceptedSeesEachIngressEventBeforeTheAnswer: the hook gets every event the ingress
+// accepts, by the time the producer has its 202, and none it refused; Publish (not the
+// ingress) does not call it.
+func TestAcceptedSeesEachIngressEventBeforeTheAnswer(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	r, err := local.NewRouter(load(t, testManifests), local.Options{
+		Handlers: map[string]http.Handler{"indexer": &consumer{}, "janitor": &consumer{}, "audit": &consumer{}},
+		Logger:   quietLogger(),
+		Accepted: func(ev event.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, ev.ID())
+		},
+	})
+	if err != nil {
+		t.Fatalf("NewRouter() = %v", err)
+	}
+	defer r.Close()
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	p, err := cloudevents.NewHTTP(cloudevents.WithTarget(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := cloudevents.NewClient(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := newEvent(t, eventing.TypeEntryChanged, eventing.SourceEntries, "e1",
+		eventing.EntryChanged{UserID: "u1", EntryID: "e1", Change: "created", Version: 1})
+	if res := client.Send(context.Background(), ev); !cloudevents.IsACK(res) {
+		t.Fatalf("Send() = %v", res)
+	}
+	id := ev.ID()
+	mu.Lock()
+	got := slices.Clone(seen)
+	mu.Unlock()
+	if !slices.Equal(got, []string{id}) {
+		t.Errorf("Accepted saw %v after the 202, want [%s]", got, id)
+	}
+
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"job":"cleanup"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := r.Publish(context.Background(), newEvent(t, "com.example.x", "/x", "", map[string]string{})); err != nil {
+		t.Fatalf("Publish() = %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 {
+		t.Errorf("Accepted saw %v after a refused POST and a Publish, want only [%s]", seen, id)
+	}
+}

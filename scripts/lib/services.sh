@@ -21,8 +21,15 @@
 #       Finally writes STATEDIR/env (see services_write_env).
 #
 #   services_down
-#       Stops exactly the services this shell started, newest first.
-#       Idempotent; safe to call from an EXIT trap.
+#       Stops exactly the services this shell started, newest first (Redis and
+#       versitygw by the pid in their pid file at that time, so one restarted
+#       meanwhile, by scripts/chaos say, is stopped too). Idempotent; safe to
+#       call from an EXIT trap.
+#
+#   svc_pg_restart STATEDIR, svc_redis_stop STATEDIR, svc_s3_stop STATEDIR
+#       Restart PostgreSQL (pg_ctl restart, fast mode), stop Redis, stop
+#       versitygw: the services of STATEDIR, for scripts/chaos; svc_redis_start
+#       and svc_s3_start STATEDIR PORT start them again.
 #
 # Knobs (environment):
 #   SERVICES_PG_FAST=1   run PostgreSQL with fsync off (tests; data is throwaway)
@@ -287,6 +294,16 @@ svc_pg_start() { # STATEDIR PORT
 	svc_pg_ensure_db "$port"
 }
 
+# svc_pg_restart STATEDIR: pg_ctl restart of STATEDIR's cluster (fast mode: the
+# connections are cut), waiting until it accepts connections again.
+svc_pg_restart() {
+	local dir=$1/postgres bindir
+	bindir=$(svc_pg_bindir) || return 1
+	[[ -s $dir/data/PG_VERSION ]] || { svc_err "no PostgreSQL data directory under $dir"; return 1; }
+	svc_log "restarting PostgreSQL ($dir/data)"
+	svc_as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart >/dev/null 8>&- 9>&-
+}
+
 svc_pg_stop() { # DATADIR
 	local bindir
 	bindir=$(svc_pg_bindir) || return 1
@@ -329,13 +346,17 @@ svc_redis_start() { # STATEDIR PORT
 		svc_redis_ping "$port" && break
 		sleep 0.5
 	done
-	pid=$(cat "$dir/redis.pid" 2>/dev/null || true)
-	[[ -n $pid ]] && SERVICES_STARTED+=("pid:$pid:redis-server:Redis")
+	SERVICES_STARTED+=("pidfile:$dir/redis.pid:redis-server:Redis")
 	svc_redis_ping "$port" || {
 		svc_err "Redis does not answer on $port; last lines of $dir/redis.log:"
 		tail -n 20 "$dir/redis.log" >&2
 		return 1
 	}
+}
+
+# svc_redis_stop STATEDIR: stop STATEDIR's Redis (its sessions go: no persistence).
+svc_redis_stop() {
+	svc_stop_pidfile "$1/redis/redis.pid" redis-server Redis
 }
 
 # ------------------------------------------------------------------------- S3
@@ -391,7 +412,7 @@ svc_s3_start() { # STATEDIR PORT
 		>>"$dir/versitygw.log" 2>&1 </dev/null 8>&- 9>&-) &
 	pid=$!
 	echo "$pid" >"$dir/versitygw.pid"
-	SERVICES_STARTED+=("pid:$pid:versitygw:versitygw")
+	SERVICES_STARTED+=("pidfile:$dir/versitygw.pid:versitygw:versitygw")
 	for ((i = 0; i < 120; i++)); do
 		code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$endpoint/" 2>/dev/null) || true
 		[[ $code != 000 && -n $code ]] && break
@@ -404,6 +425,24 @@ svc_s3_start() { # STATEDIR PORT
 	done
 	[[ $code != 000 && -n $code ]] || { svc_err "versitygw does not answer on $port"; return 1; }
 	svc_s3_ensure_bucket "$endpoint" "$SERVICES_S3_ACCESS_KEY" "$SERVICES_S3_SECRET_KEY" "$SERVICES_S3_REGION" "$SERVICES_S3_BUCKET"
+}
+
+# svc_s3_stop STATEDIR: stop STATEDIR's versitygw (the objects stay on disk).
+svc_s3_stop() {
+	svc_stop_pidfile "$1/s3/versitygw.pid" versitygw versitygw
+}
+
+# svc_stop_pidfile FILE COMM NAME: stop the process whose pid FILE holds, if it is
+# still a COMM, and wait until it has exited.
+svc_stop_pidfile() {
+	local pid i
+	pid=$(cat "$1" 2>/dev/null || true)
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	svc_stop_pid "$pid" "$2" "$3"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
 }
 
 # svc_stop_pid PID COMM NAME: stop a process we started, if it is still ours.
@@ -567,6 +606,13 @@ services_down() {
 		entry=${SERVICES_STARTED[i]}
 		case $entry in
 		postgres:*) svc_pg_stop "${entry#postgres:}" || svc_err "stopping PostgreSQL failed" ;;
+		pidfile:*)
+			rest=${entry#pidfile:}
+			comm=${rest#*:}
+			name=${comm#*:}
+			comm=${comm%%:*}
+			svc_stop_pidfile "${rest%%:*}" "$comm" "$name"
+			;;
 		pid:*)
 			rest=${entry#pid:}
 			pid=${rest%%:*}

@@ -1,0 +1,3 @@
+module github.com/xmojo/diary/scripts/internal/chaos
+
+go 1.26.0
