@@ -30,6 +30,7 @@ var CheckAPI = true
 // makes it from each function's fragment). Loaded once per test binary.
 var apiDoc struct {
 	once   sync.Once
+	doc    *openapi3.T
 	router routers.Router
 	err    error
 }
@@ -53,7 +54,8 @@ func findRepoFile(name string) (string, error) {
 	}
 }
 
-func apiRouter() (routers.Router, error) {
+// loadAPIDocument loads and validates the API document once.
+func loadAPIDocument() {
 	apiDoc.once.Do(func() {
 		path, err := findRepoFile("openapi.json")
 		if err != nil {
@@ -70,9 +72,29 @@ func apiRouter() (routers.Router, error) {
 			apiDoc.err = fmt.Errorf("testenv: %s is not a valid OpenAPI document: %w", path, err)
 			return
 		}
+		// The reference page (GET /api/v1/docs) is text/html, for which kin-openapi has no
+		// decoder of its own: its schema is a string, as for text/plain.
+		openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+		apiDoc.doc = doc
 		apiDoc.router, apiDoc.err = gorillamux.NewRouter(doc)
 	})
+}
+
+func apiRouter() (routers.Router, error) {
+	loadAPIDocument()
 	return apiDoc.router, apiDoc.err
+}
+
+// APIDocument is the API document every Do is checked against, loaded with kin-openapi and
+// validated, for tests generated from it (one operation's matrix row each). Callers must
+// not change it: it is shared by every test of the binary.
+func APIDocument(t testing.TB) *openapi3.T {
+	t.Helper()
+	loadAPIDocument()
+	if apiDoc.err != nil {
+		t.Fatalf("the API document cannot be used: %v", apiDoc.err)
+	}
+	return apiDoc.doc
 }
 
 // checkAgainstAPI checks one exchange of Do against the API document, so every API test
