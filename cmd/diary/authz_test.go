@@ -73,7 +73,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		svc:  testenv.Services(t),
 		fake: fake,
 	}
-	w.h = w.fromOwnAddress(w.h)
+	w.h = fromOwnAddresses(t, w.h)
 	ops := matrixOperations(t, testenv.APIDocument(t))
 
 	var public []string
@@ -230,9 +230,6 @@ type matrixWorld struct {
 	fake *facebooktest.Fake
 	// owners hold resources of every kind, one owner per tier, made when first needed.
 	owners map[string]*matrixOwner
-	// addr numbers the client addresses fromOwnAddress gives out.
-	addr     int
-	addrBase string
 }
 
 // matrixOwner is a user whose resources the others name.
@@ -241,22 +238,6 @@ type matrixOwner struct {
 	// revoked is the access token of another session of the owner, revoked.
 	revoked string
 	ids     map[string]string // by resource kind
-}
-
-// fromOwnAddress gives each request a client address of its own, so the matrix never
-// eats into a rate limit of another test (or of its own other requests) that counts by
-// address: each package's test binary draws its own /64.
-func (w *matrixWorld) fromOwnAddress(h http.Handler) http.Handler {
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	w.addrBase = fmt.Sprintf("2001:db8:%x:%x", uint16(b[0])<<8|uint16(b[1]), uint16(b[2])<<8|uint16(b[3]))
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.addr++
-		r.RemoteAddr = fmt.Sprintf("[%s::%x]:40000", w.addrBase, w.addr)
-		h.ServeHTTP(rw, r)
-	})
 }
 
 // resourceKind makes and observes one kind of resource a path parameter names.

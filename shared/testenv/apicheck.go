@@ -20,10 +20,34 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 )
 
-// CheckAPI turns the check of every Do against the API document on (the default) or off.
-// Only tests whose handlers are not the API (the gateway's tests against stub upstreams)
-// turn it off, once, for their whole package.
-var CheckAPI = true
+// notTheAPI holds the names of the tests NotTheAPI marked.
+var notTheAPI sync.Map
+
+// NotTheAPI marks a test whose handler answers for stubs, not the API (the gateway's tests
+// of its proxying, against upstreams that answer whatever the test needs): Do does not
+// check its exchanges, nor those of its subtests, against the API document. Every other
+// test's Do is checked; a test marks itself, so the rest of its package stays checked.
+func NotTheAPI(t testing.TB) {
+	t.Helper()
+	name := t.Name()
+	notTheAPI.Store(name, true)
+	t.Cleanup(func() { notTheAPI.Delete(name) })
+}
+
+// checksAPI reports whether t's exchanges are checked: neither t nor a test it runs
+// under is marked NotTheAPI.
+func checksAPI(t testing.TB) bool {
+	for name := t.Name(); ; {
+		if _, marked := notTheAPI.Load(name); marked {
+			return false
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return true
+		}
+		name = name[:i]
+	}
+}
 
 // The API document every Do is checked against: the gateway's merged openapi.json at the
 // root of the repository (the document clients are given, `go generate .` at the root
@@ -106,7 +130,7 @@ func APIDocument(t testing.TB) *openapi3.T {
 // not checked. A mismatch fails the test with what differs.
 func checkAgainstAPI(t testing.TB, req *http.Request, reqBody []byte, rec *httptest.ResponseRecorder) {
 	t.Helper()
-	if !CheckAPI || !strings.HasPrefix(req.URL.Path, "/api/v1/") {
+	if !strings.HasPrefix(req.URL.Path, "/api/v1/") || !checksAPI(t) {
 		return
 	}
 	router, err := apiRouter()
