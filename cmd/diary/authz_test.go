@@ -53,11 +53,13 @@ var publicOperations = []string{
 // built from the operation's own schemas so that the answer comes from the authorization
 // check, not from validation:
 //   - without a token, with a malformed token, and with a revoked session of the very user
-//     whose resources the path names: 401 not_authenticated (a public operation, security
-//     [], must not ask for a token at all);
+//     whose resources the path names: 401 not_authenticated, the resources unchanged (a
+//     public operation, security [], must not ask for a token at all);
 //   - as another user, naming the owner's real resources in every path parameter: 404 in
 //     the error shape, the same answer as for an id that does not exist, and the resource
 //     unchanged afterwards;
+//   - as another user naming the owner's resource in a query parameter or body field (a
+//     uuid named <kind>_id): the answer of an id that does not exist, resource unchanged;
 //   - as a user of each tier, naming that user's own resources: 403
 //     feature_unavailable_for_tier exactly where the document's x-diary-tiers says the
 //     tier may not call the operation (or send a parameter's value), and never elsewhere.
@@ -77,13 +79,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	ops := matrixOperations(t, testenv.APIDocument(t))
 
 	var public []string
-	cases := 0
+	cases := map[string]int{}
 	for _, op := range ops {
 		if op.public {
 			public = append(public, op.name)
 		}
 		t.Run(op.name, func(t *testing.T) {
-			cases += w.ask(t, op)
+			for c, n := range w.ask(t, op) {
+				cases[c] += n
+			}
 		})
 	}
 	if !slices.Equal(public, publicOperations) {
@@ -92,7 +96,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if len(ops) < 40 {
 		t.Fatalf("only %d operations in the document", len(ops))
 	}
-	t.Logf("authorization matrix: %d operations, %d requests", len(ops), cases)
+	total := 0
+	for _, n := range cases {
+		total += n
+	}
+	t.Logf("authorization matrix: %d operations (%d public), %d requests: %v", len(ops), len(public), total, cases)
 }
 
 // matrixOperation is one operation of the document, as the matrix asks it.
@@ -105,13 +113,21 @@ type matrixOperation struct {
 	tiers []string
 	// valueTiers are the values of a parameter or body field only some tiers may send.
 	valueTiers []valueTiers
+	// idFields are the query parameters and top-level body fields that name a resource
+	// (format uuid, named <kind>_id), with the kind each names.
+	idFields []idField
+}
+
+// idField is a query parameter or body field naming a resource of kind.
+type idField struct {
+	in, name, kind string
 }
 
 // valueTiers says that value of a query parameter or a top-level body field (in "query"
 // or "body") may be sent only by tiers.
 type valueTiers struct {
-	in, name, value string
-	tiers           []string
+	field
+	tiers []string
 }
 
 // matrixOperations lists every operation of doc, sorted, with what the document says of
@@ -145,6 +161,9 @@ func matrixOperations(t *testing.T, doc *openapi3.T) []matrixOperation {
 					t.Fatalf("%s: x-diary-tiers on the %s parameter %s: the matrix knows it on query parameters", m.name, p.Value.In, p.Value.Name)
 				}
 				m.valueTiers = append(m.valueTiers, vt...)
+				if p.Value.In == "query" {
+					m.idFields = append(m.idFields, idFieldOf(t, m.name, "query", p.Value.Name, p.Value.Schema.Value)...)
+				}
 			}
 			if body := requestSchema(op); body != nil {
 				for _, name := range slices.Sorted(maps.Keys(body.Properties)) {
@@ -153,6 +172,7 @@ func matrixOperations(t *testing.T, doc *openapi3.T) []matrixOperation {
 						t.Fatalf("%s: body field %s: %v", m.name, name, err)
 					}
 					m.valueTiers = append(m.valueTiers, vt...)
+					m.idFields = append(m.idFields, idFieldOf(t, m.name, "body", name, body.Properties[name].Value)...)
 				}
 			}
 			if (m.tiers != nil || m.valueTiers != nil) && op.Responses.Status(http.StatusForbidden) == nil {
@@ -163,6 +183,24 @@ func matrixOperations(t *testing.T, doc *openapi3.T) []matrixOperation {
 	}
 	slices.SortFunc(ops, func(a, b matrixOperation) int { return strings.Compare(a.name, b.name) })
 	return ops
+}
+
+// idFieldOf returns the field as an idField when it names a resource: a uuid named
+// <kind>_id, for a kind of resourceKinds (in the singular: entry_id names an entry). One
+// of a kind the matrix cannot make fails the test.
+func idFieldOf(t *testing.T, op, in, name string, s *openapi3.Schema) []idField {
+	t.Helper()
+	base, ok := strings.CutSuffix(name, "_id")
+	if !ok || s.Format != "uuid" {
+		return nil
+	}
+	for _, kind := range []string{base + "s", base + "es", strings.TrimSuffix(base, "y") + "ies", base} {
+		if _, ok := resourceKinds[kind]; ok {
+			return []idField{{in: in, name: name, kind: kind}}
+		}
+	}
+	t.Errorf("%s: the %s field %s names a %q resource, for which the matrix has no fixture: add it to resourceKinds", op, in, name, base)
+	return nil
 }
 
 // tierList reads an operation's x-diary-tiers: a list of known tiers, or nothing.
@@ -205,7 +243,7 @@ func valueTierList(in, name string, s *openapi3.Schema) ([]valueTiers, error) {
 		if err != nil {
 			return nil, fmt.Errorf("x-diary-tiers of %q: %w", value, err)
 		}
-		out = append(out, valueTiers{in: in, name: name, value: value, tiers: tiers})
+		out = append(out, valueTiers{field: field{in: in, name: name, value: value}, tiers: tiers})
 	}
 	return out, nil
 }
@@ -420,9 +458,13 @@ type request struct {
 	header []string
 }
 
+// field is a query parameter or a top-level body field (in "query" or "body") and a
+// value for it.
+type field struct{ in, name, value string }
+
 // build makes a request to op that its schemas accept, from a caller of tier, with path
-// parameters from ids and values overriding body fields or query parameters.
-func (op matrixOperation) build(t *testing.T, tier string, ids map[string]string, override *valueTiers) request {
+// parameters from ids and overrides setting query parameters or body fields.
+func (op matrixOperation) build(t *testing.T, tier string, ids map[string]string, overrides ...field) request {
 	t.Helper()
 	target := op.path
 	query := url.Values{}
@@ -436,8 +478,12 @@ func (op matrixOperation) build(t *testing.T, tier string, ids map[string]string
 				t.Fatalf("%s: no id for the path parameter %s", op.name, v.Name)
 			}
 			target = strings.ReplaceAll(target, "{"+v.Name+"}", url.PathEscape(id))
-		case override != nil && override.in == "query" && override.name == v.Name:
-			query.Set(v.Name, override.value)
+		case slices.ContainsFunc(overrides, func(f field) bool { return f.in == "query" && f.name == v.Name }):
+			for _, f := range overrides {
+				if f.in == "query" && f.name == v.Name {
+					query.Set(v.Name, f.value)
+				}
+			}
 		case v.Required:
 			value, err := sample(v.Schema, tier)
 			if err != nil {
@@ -466,8 +512,10 @@ func (op matrixOperation) build(t *testing.T, tier string, ids map[string]string
 		if err != nil {
 			t.Fatalf("%s: request body: %v", op.name, err)
 		}
-		if override != nil && override.in == "body" {
-			body.(map[string]any)[override.name] = override.value
+		for _, f := range overrides {
+			if f.in == "body" {
+				body.(map[string]any)[f.name] = f.value
+			}
 		}
 		switch contentType {
 		case "application/json":
@@ -616,12 +664,13 @@ func isTierRefusal(t *testing.T, res testenv.Response) bool {
 	return res.Code == http.StatusForbidden && errorOf(t, res).Code == "feature_unavailable_for_tier"
 }
 
-// ask asks op every question of the matrix and returns how many requests it sent.
-func (w *matrixWorld) ask(t *testing.T, op matrixOperation) int {
-	sent := 0
-	do := func(token string, r request) testenv.Response {
+// ask asks op every question of the matrix and returns how many requests it sent, by
+// question.
+func (w *matrixWorld) ask(t *testing.T, op matrixOperation) map[string]int {
+	sent := map[string]int{}
+	do := func(question, token string, r request) testenv.Response {
 		t.Helper()
-		sent++
+		sent[question]++
 		return testenv.Do(t, w.h, op.method, r.target, token, r.body, r.header...)
 	}
 	tier := "uce"
@@ -631,9 +680,9 @@ func (w *matrixWorld) ask(t *testing.T, op matrixOperation) int {
 
 	if op.public {
 		// No token, and a stale one a client may still hold: never asked for one.
-		r := op.build(t, tier, w.randomIDs(op), nil)
+		r := op.build(t, tier, w.randomIDs(t, op))
 		for _, token := range []string{"", "not-a-jwt"} {
-			res := do(token, r)
+			res := do("public", token, r)
 			if res.Code == http.StatusUnauthorized && errorOf(t, res).Code == "not_authenticated" {
 				t.Errorf("public, token %q: %s %s = %d %s, want an answer that asks for no token", token, op.method, r.target, res.Code, res.Body)
 			}
@@ -647,32 +696,66 @@ func (w *matrixWorld) ask(t *testing.T, op matrixOperation) int {
 	// The owner's own resources, asked without a valid session of the owner.
 	owner := w.owner(t, tier)
 	owned := w.resources(t, op, owner.user, owner.ids)
-	r := op.build(t, tier, owned, nil)
+	r := op.build(t, tier, owned)
+	before := w.states(t, op, owner)
 	for _, c := range []struct{ who, token string }{{"no token", ""}, {"malformed token", "not-a-jwt"}, {"revoked session", owner.revoked}} {
-		res := do(c.token, r)
+		res := do(c.who, c.token, r)
 		if res.Code != http.StatusUnauthorized || errorOf(t, res).Code != "not_authenticated" {
 			t.Errorf("%s: %s %s = %d %s, want 401 not_authenticated", c.who, op.method, r.target, res.Code, res.Body)
 		}
+	}
+	if after := w.states(t, op, owner); !maps.Equal(before, after) {
+		t.Errorf("%s without a valid session changed the owner's resources:\nbefore %v\nafter  %v", op.name, before, after)
 	}
 
 	// Another user of the same tier, naming the owner's resources: the answer of an id that
 	// does not exist, and nothing of the owner's changes.
 	if len(owned) > 0 {
 		stranger := testenv.NewUser(t, w.svc, tier)
-		before := w.states(t, op, owner)
-		res := do(stranger.AccessToken, r)
+		res := do("another user's path ids", stranger.AccessToken, r)
 		if res.Code != http.StatusNotFound {
 			t.Errorf("another user's ids: %s %s = %d %s, want 404", op.method, r.target, res.Code, res.Body)
 		} else {
 			got := errorOf(t, res)
-			rnd := op.build(t, tier, w.randomIDs(op), nil)
-			missing := do(stranger.AccessToken, rnd)
+			rnd := op.build(t, tier, w.randomIDs(t, op))
+			missing := do("another user's path ids", stranger.AccessToken, rnd)
 			if want := errorOf(t, missing); missing.Code != res.Code || got != want {
 				t.Errorf("another user's ids: %s = %d %+v, but ids that do not exist: %d %+v; want the same answer", op.name, res.Code, got, missing.Code, want)
 			}
 		}
 		if after := w.states(t, op, owner); !maps.Equal(before, after) {
 			t.Errorf("another user's %s changed the owner's resources:\nbefore %v\nafter  %v", op.name, before, after)
+		}
+	}
+
+	// Another user naming the owner's resource in a query parameter or body field (their
+	// own in the path): answered as an id that does not exist would be, and the owner's
+	// resource unchanged.
+	for _, f := range op.idFields {
+		stranger := testenv.NewUser(t, w.svc, tier)
+		own := w.resources(t, op, stranger, map[string]string{})
+		if owner.ids[f.kind] == "" {
+			owner.ids[f.kind] = resourceKinds[f.kind].create(t, w, owner.user)
+		}
+		kind := resourceKinds[f.kind]
+		before := kind.state(t, w, owner.user, owner.ids[f.kind])
+		theirs := do("another user's ids in fields", stranger.AccessToken, op.build(t, tier, own, field{f.in, f.name, owner.ids[f.kind]}))
+		missing := do("another user's ids in fields", stranger.AccessToken, op.build(t, tier, own, field{f.in, f.name, uuid.NewString()}))
+		same := theirs.Code == missing.Code
+		switch {
+		case theirs.Code >= 400:
+			same = same && errorOf(t, theirs) == errorOf(t, missing)
+		case op.method == http.MethodGet:
+			same = same && theirs.Body.String() == missing.Body.String()
+		default:
+			t.Errorf("another user's %s in %s %s: %s = %d %s, want it refused as an id that does not exist", f.kind, f.in, f.name, op.name, theirs.Code, theirs.Body)
+		}
+		if !same {
+			t.Errorf("another user's %s in %s %s: %s = %d %s, but an id that does not exist: %d %s; want the same answer",
+				f.kind, f.in, f.name, op.name, theirs.Code, theirs.Body, missing.Code, missing.Body)
+		}
+		if after := kind.state(t, w, owner.user, owner.ids[f.kind]); after != before {
+			t.Errorf("another user's %s with the owner's %s in %s changed it:\nbefore %s\nafter  %s", op.name, f.kind, f.name, before, after)
 		}
 	}
 
@@ -684,14 +767,25 @@ func (w *matrixWorld) ask(t *testing.T, op matrixOperation) int {
 		}
 		for _, v := range variants {
 			u := testenv.NewUser(t, w.svc, tier)
-			r := op.build(t, tier, w.resources(t, op, u, map[string]string{}), v)
+			ids := map[string]string{}
+			var overrides []field
+			for _, f := range op.idFields {
+				if ids[f.kind] == "" {
+					ids[f.kind] = resourceKinds[f.kind].create(t, w, u)
+				}
+				overrides = append(overrides, field{f.in, f.name, ids[f.kind]})
+			}
+			if v != nil {
+				overrides = append(overrides, v.field)
+			}
+			r := op.build(t, tier, w.resources(t, op, u, ids), overrides...)
 			allowed := op.tiers == nil || slices.Contains(op.tiers, tier)
 			what := "the operation"
 			if v != nil {
 				allowed = allowed && slices.Contains(v.tiers, tier)
 				what = fmt.Sprintf("%s %s=%s", v.in, v.name, v.value)
 			}
-			res := do(u.AccessToken, r)
+			res := do("tier", u.AccessToken, r)
 			switch refused := isTierRefusal(t, res); {
 			case allowed && refused:
 				t.Errorf("%s, %s: %s %s = %d %s, but the document allows %s to the tier", tier, what, op.method, r.target, res.Code, res.Body, what)
@@ -705,11 +799,20 @@ func (w *matrixWorld) ask(t *testing.T, op matrixOperation) int {
 	return sent
 }
 
-// randomIDs fills every path parameter of op with an id nobody has.
-func (w *matrixWorld) randomIDs(op matrixOperation) map[string]string {
+// randomIDs fills every path parameter of op with a value of its schema that names
+// nothing (a fresh uuid for an id).
+func (w *matrixWorld) randomIDs(t *testing.T, op matrixOperation) map[string]string {
+	t.Helper()
 	ids := map[string]string{}
-	for param := range pathKinds(op.path) {
-		ids[param] = uuid.NewString()
+	for _, p := range op.params {
+		if p.Value.In != "path" {
+			continue
+		}
+		v, err := sample(p.Value.Schema, "")
+		if err != nil {
+			t.Fatalf("%s: path parameter %s: %v", op.name, p.Value.Name, err)
+		}
+		ids[p.Value.Name] = fmt.Sprint(v)
 	}
 	return ids
 }
