@@ -23,10 +23,6 @@ import (
 )
 
 // startGateway starts a gateway with env and stops it when the test ends.
-// The gateway's tests proxy to stub upstreams that answer whatever each test needs, not
-// the API: their exchanges are not checked against the API document (the functions' own
-// tests and cmd/diary's are).
-func init() { testenv.CheckAPI = false }
 
 func startGateway(t *testing.T, env map[string]string) *Function {
 	t.Helper()
@@ -166,6 +162,7 @@ func newUpstream(t *testing.T) (*httptest.Server, func() []upstreamRequest) {
 }
 
 func TestRoutesViaProxy(t *testing.T) {
+	testenv.NotTheAPI(t) // stub upstreams and in-process fakes answer, not the API
 	upstream, seen := newUpstream(t)
 	h := http.HandlerFunc(startGateway(t, proxiedEnv(upstream.URL)).Handle)
 	upstreamHost := strings.TrimPrefix(upstream.URL, "http://")
@@ -448,6 +445,7 @@ func TestGatewayRoutes(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	testenv.NotTheAPI(t) // stub upstreams and in-process fakes answer, not the API
 	upstream, _ := newUpstream(t)
 	f := startGateway(t, proxiedEnv(upstream.URL))
 	h := http.HandlerFunc(f.Handle)
@@ -506,6 +504,7 @@ func TestMetricsNotOnPublicHost(t *testing.T) {
 // TestNoStoreViaProxy: a proxied answer reaches the client as Cache-Control: no-store,
 // once, even when the upstream said otherwise (or nothing).
 func TestNoStoreViaProxy(t *testing.T) {
+	testenv.NotTheAPI(t) // stub upstreams and in-process fakes answer, not the API
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/media/cacheable" {
 			w.Header().Set("Cache-Control", "public, max-age=600")
@@ -595,6 +594,7 @@ func (g *fakeGroup) Handle(w http.ResponseWriter, r *http.Request) {
 // importing any: Start starts them with the environment, requests reach them, readiness
 // follows theirs and Stop stops them; a group whose URL is set is still proxied.
 func TestInProcessGroups(t *testing.T) {
+	testenv.NotTheAPI(t) // stub upstreams and in-process fakes answer, not the API
 	upstream, seen := newUpstream(t)
 	fakes := map[string]*fakeGroup{}
 	fns := map[string]HTTPFunction{}
@@ -643,6 +643,7 @@ func TestInProcessGroups(t *testing.T) {
 // TestMetricsLabelRouteTemplates: every documented path with parameters is counted under
 // its template, never its raw path.
 func TestMetricsLabelRouteTemplates(t *testing.T) {
+	testenv.NotTheAPI(t) // stub upstreams and in-process fakes answer, not the API
 	var doc document
 	decodeJSON(t, servedOpenAPI, &doc)
 	upstream, _ := newUpstream(t)

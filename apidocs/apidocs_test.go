@@ -4,11 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/xmojo/diary/shared/testenv"
 )
 
 // TestViewerIsThePinnedRelease: every file under swagger-ui/ is listed in SOURCE with the
@@ -53,11 +54,11 @@ func TestViewerIsThePinnedRelease(t *testing.T) {
 	}
 }
 
-func serve(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
+// serve GETs path from h through testenv.Do, so the page's answer is checked against the
+// API document too.
+func serve(t *testing.T, h http.Handler, path string) testenv.Response {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	return rec
+	return testenv.Do(t, h, http.MethodGet, path, "", nil)
 }
 
 // TestPageAndAssets: the page and every file it references are served with their types

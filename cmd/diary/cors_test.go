@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -29,12 +28,8 @@ func TestCORSAcrossGroups(t *testing.T) {
 			continue
 		}
 		t.Run("preflight "+name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodOptions, fillPath(path, id), nil)
-			req.Header.Set("Origin", origin)
-			req.Header.Set("Access-Control-Request-Method", method)
-			req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
-			res := httptest.NewRecorder()
-			h.ServeHTTP(res, req)
+			res := testenv.Do(t, h, http.MethodOptions, fillPath(path, id), "", nil,
+				"Origin", origin, "Access-Control-Request-Method", method, "Access-Control-Request-Headers", "authorization, content-type")
 			allowed := strings.Split(res.Header().Get("Access-Control-Allow-Methods"), ", ")
 			if res.Code != http.StatusNoContent || res.Header().Get("Access-Control-Allow-Origin") != origin || !slices.Contains(allowed, method) {
 				t.Errorf("OPTIONS %s = %d, Allow-Origin %q, Allow-Methods %q; want 204 allowing %s from %s",

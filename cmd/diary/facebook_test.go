@@ -24,6 +24,29 @@ import (
 	"github.com/xmojo/diary/shared/testenv"
 )
 
+// facebookEnv is inProcessEnv with the integrations group pointed at a Facebook fake (and
+// its redirect URI, fbRedirectURI), so every integration call can be made.
+func facebookEnv(t *testing.T) (map[string]string, *facebooktest.Fake) {
+	t.Helper()
+	fake := facebooktest.New(t, "777000", "gateway-test-secret")
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	env := inProcessEnv(t)
+	for k, v := range map[string]string{
+		"FACEBOOK_APP_ID": fake.AppID, "FACEBOOK_APP_SECRET": fake.AppSecret, "FACEBOOK_REDIRECT_URI": fbRedirectURI,
+		"FACEBOOK_GRAPH_URL": fake.URL, "FACEBOOK_DIALOG_URL": fake.URL, "INTEGRATION_TOKEN_KEY": base64.StdEncoding.EncodeToString(key),
+		"PUBLIC_URL": "https://diary.example.test",
+	} {
+		env[k] = v
+	}
+	return env, fake
+}
+
+// fbRedirectURI is the app's redirect URI in facebookEnv.
+const fbRedirectURI = "https://app.example.test/cb"
+
 // TestFacebookThroughTheGateway runs the whole story through the in-process API
 // and the sync consumer, against the Facebook fake: connect, callback, Pages, push (uce
 // and e2e), pull, the entries appearing once (uce readable after the next request, the e2e
@@ -33,17 +56,7 @@ import (
 // integration is a 404.
 func TestFacebookThroughTheGateway(t *testing.T) {
 	ctx := context.Background()
-	fake := facebooktest.New(t, "777000", "gateway-test-secret")
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := inProcessEnv(t)
-	for k, v := range map[string]string{
-		"FACEBOOK_APP_ID": fake.AppID, "FACEBOOK_APP_SECRET": fake.AppSecret, "FACEBOOK_REDIRECT_URI": "https://app.example.test/cb",
-		"FACEBOOK_GRAPH_URL": fake.URL, "FACEBOOK_DIALOG_URL": fake.URL, "INTEGRATION_TOKEN_KEY": base64.StdEncoding.EncodeToString(key),
-		"PUBLIC_URL": "https://diary.example.test",
-	} {
-		env[k] = v
-	}
+	env, fake := facebookEnv(t)
 	h := startGateway(t, diary.NewInProcess(groupFunctions()), env)
 	svc := testenv.Services(t)
 	var cfg fbsync.Config
@@ -125,7 +138,7 @@ func TestFacebookThroughTheGateway(t *testing.T) {
 		do(u, http.StatusOK, "POST", "/api/v1/integrations/facebook/connect", nil).JSON(t, &c)
 		var integ struct{ ID, Status string }
 		do(u, http.StatusCreated, "POST", "/api/v1/integrations/facebook/callback",
-			map[string]string{"code": fake.Authorize(fbID, "https://app.example.test/cb"), "state": c.State}).JSON(t, &integ)
+			map[string]string{"code": fake.Authorize(fbID, fbRedirectURI), "state": c.State}).JSON(t, &integ)
 		var pages struct{ Items []struct{ ID string } }
 		do(u, http.StatusOK, "GET", "/api/v1/integrations/facebook/pages", nil).JSON(t, &pages)
 		if len(pages.Items) != 1 {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -276,6 +274,9 @@ func TestOpenAPIDescribesAPIRoutes(t *testing.T) {
 // Every answer, of every group, says Cache-Control: no-store.
 func TestEveryDocumentedRouteIsServed(t *testing.T) {
 	h := startGateway(t, diary.NewInProcess(groupFunctions()), inProcessEnv(t))
+	// Addresses of their own, so the probes never eat into the login rate limit of
+	// another package's tests running at the same time.
+	probe := fromOwnAddresses(t, h)
 	doc := openAPIDocument(t)
 	const id = "5d9f3c2a-8b1e-4f6a-9c7d-2e4b6a8c0d1f"
 
@@ -294,16 +295,11 @@ func TestEveryDocumentedRouteIsServed(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			req := httptest.NewRequest(method, fillPath(path, id), nil)
+			var body any
 			if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
-				req = httptest.NewRequest(method, fillPath(path, id), strings.NewReader("{}"))
-				req.Header.Set("Content-Type", "application/json")
+				body = "{}"
 			}
-			// An address of its own, so the probes never eat into the login rate limit
-			// of another package's tests running at the same time.
-			req.RemoteAddr = fmt.Sprintf("198.51.100.%d:40000", 1+rand.IntN(254))
-			res := testenv.Response{ResponseRecorder: httptest.NewRecorder()}
-			h.ServeHTTP(res, req)
+			res := testenv.Do(t, probe, method, fillPath(path, id), "", body)
 			if res.Code == http.StatusNotFound || res.Code == http.StatusMethodNotAllowed {
 				t.Errorf("%s %s = %d %s: the route is documented but not served", method, fillPath(path, id), res.Code, res.Body)
 			}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +55,24 @@ func inProcessEnv(t *testing.T) map[string]string {
 	}
 	env["METRICS_ADDRESS"] = "127.0.0.1:0"
 	return env
+}
+
+// fromOwnAddresses gives each request to h a client address of its own, so a test that
+// sends many never eats into a rate limit that counts by address (auth counts an IPv6
+// client by its /64), its own or another package's running at the same time against the
+// same Redis: each call draws a random unique-local /48 (40 random bits) and numbers the
+// /64s in it.
+func fromOwnAddresses(t *testing.T, h http.Handler) http.Handler {
+	t.Helper()
+	b := make([]byte, 5)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Uint32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = fmt.Sprintf("[fd%02x:%02x%02x:%02x%02x:%x::1]:40000", b[0], b[1], b[2], b[3], b[4], uint16(n.Add(1)))
+		h.ServeHTTP(w, r)
+	})
 }
 
 // wantNoStore checks that an answer may not be cached.

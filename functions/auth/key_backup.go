@@ -23,7 +23,7 @@ const maxKeyBackupBytes = 64 << 10
 const keyBackupBodyLimit = maxKeyBackupBytes*4/3 + 1024
 
 var (
-	errE2EOnly = httpapi.NewError(http.StatusForbidden, "e2e_only",
+	errE2EOnly = httpapi.NewError(http.StatusForbidden, "feature_unavailable_for_tier",
 		"key backups are for the e2e tier; a uce account's keys are wrapped by the server")
 	errKeyBackupTooLarge = httpapi.NewError(http.StatusRequestEntityTooLarge, "too_large",
 		fmt.Sprintf("the key backup must be at most %d bytes", maxKeyBackupBytes))

@@ -453,8 +453,8 @@ func TestKeyBackup(t *testing.T) {
 
 	// uce: the server wraps the keys itself; a backup is refused both ways.
 	u := testenv.NewUser(t, h.svc, "uce")
-	assertError(t, do(t, h.h, a.ip, "PUT", pathKeyBackup, u.AccessToken, map[string]string{"ciphertext": "AAAA"}), http.StatusForbidden, "e2e_only")
-	assertError(t, do(t, h.h, a.ip, "GET", pathKeyBackup, u.AccessToken, nil), http.StatusForbidden, "e2e_only")
+	assertError(t, do(t, h.h, a.ip, "PUT", pathKeyBackup, u.AccessToken, map[string]string{"ciphertext": "AAAA"}), http.StatusForbidden, "feature_unavailable_for_tier")
+	assertError(t, do(t, h.h, a.ip, "GET", pathKeyBackup, u.AccessToken, nil), http.StatusForbidden, "feature_unavailable_for_tier")
 }
 
 func TestDeleteAccount(t *testing.T) {

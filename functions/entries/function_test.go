@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -35,10 +34,8 @@ func TestStart(t *testing.T) {
 			if ok, err := f.Ready(context.Background()); ok || err == nil {
 				t.Errorf("Ready() after a failed Start = %v, %v, want false and an error", ok, err)
 			}
-			rec := httptest.NewRecorder()
-			f.Handle(rec, httptest.NewRequest("GET", "/api/v1/entries", nil))
-			if rec.Code != http.StatusServiceUnavailable {
-				t.Errorf("Handle() after a failed Start = %d, want 503", rec.Code)
+			if res := testenv.Do(t, http.HandlerFunc(f.Handle), "GET", "/api/v1/entries", "", nil); res.Code != http.StatusServiceUnavailable {
+				t.Errorf("Handle() after a failed Start = %d, want 503", res.Code)
 			}
 		})
 	}

@@ -62,3 +62,43 @@ func TestCheckAgainstAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestNotTheAPI: a test marked NotTheAPI, and its subtests, are not checked; its sibling
+// tests are, and the mark ends with the test.
+func TestNotTheAPI(t *testing.T) {
+	undocumented := func(t testing.TB) []string {
+		req := httptest.NewRequest("GET", "/api/v1/jobs/7c9e6679-7425-40de-944b-e07fc1f90ae7", nil)
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Content-Type", "application/json")
+		rec.WriteHeader(418)
+		rec.WriteString(`{"detail":"a stub","code":"stub"}`)
+		tb := &recordingTB{TB: t}
+		checkAgainstAPI(tb, req, nil, rec)
+		return tb.errors
+	}
+	t.Run("marked", func(t *testing.T) {
+		NotTheAPI(t)
+		if got := undocumented(t); len(got) != 0 {
+			t.Errorf("a marked test was checked: %q", got)
+		}
+		t.Run("its subtest", func(t *testing.T) {
+			if got := undocumented(t); len(got) != 0 {
+				t.Errorf("a marked test's subtest was checked: %q", got)
+			}
+		})
+	})
+	t.Run("marked too", func(t *testing.T) {
+		NotTheAPI(t)
+	})
+	t.Run("marked_sibling", func(t *testing.T) {
+		if got := undocumented(t); len(got) == 0 {
+			t.Errorf("a test whose sibling was marked was not checked")
+		}
+	})
+	if got := undocumented(t); len(got) == 0 {
+		t.Errorf("the parent of marked tests was not checked")
+	}
+	if _, left := notTheAPI.Load(t.Name() + "/marked"); left {
+		t.Errorf("the mark outlived its test")
+	}
+}
