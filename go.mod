@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/prometheus/client_golang v1.25.0
-	github.com/xmojo/diary/shared v0.5.0
+	github.com/xmojo/diary/shared v0.6.0
 )
 
 require (

@@ -6,21 +6,21 @@ require (
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/google/uuid v1.6.0
-	github.com/xmojo/diary v0.5.0
-	github.com/xmojo/diary/eventing v0.5.0
-	github.com/xmojo/diary/functions/archive v0.5.0
-	github.com/xmojo/diary/functions/auth v0.5.0
-	github.com/xmojo/diary/functions/entries v0.5.0
-	github.com/xmojo/diary/functions/fbsync v0.5.0
-	github.com/xmojo/diary/functions/importer v0.5.0
-	github.com/xmojo/diary/functions/indexer v0.5.0
-	github.com/xmojo/diary/functions/integrations v0.5.0
-	github.com/xmojo/diary/functions/janitor v0.5.0
-	github.com/xmojo/diary/functions/jobs v0.5.0
-	github.com/xmojo/diary/functions/media v0.5.0
-	github.com/xmojo/diary/functions/purge v0.5.0
-	github.com/xmojo/diary/functions/search v0.5.0
-	github.com/xmojo/diary/shared v0.5.0
+	github.com/xmojo/diary v0.6.0
+	github.com/xmojo/diary/eventing v0.6.0
+	github.com/xmojo/diary/functions/archive v0.6.0
+	github.com/xmojo/diary/functions/auth v0.6.0
+	github.com/xmojo/diary/functions/entries v0.6.0
+	github.com/xmojo/diary/functions/fbsync v0.6.0
+	github.com/xmojo/diary/functions/importer v0.6.0
+	github.com/xmojo/diary/functions/indexer v0.6.0
+	github.com/xmojo/diary/functions/integrations v0.6.0
+	github.com/xmojo/diary/functions/janitor v0.6.0
+	github.com/xmojo/diary/functions/jobs v0.6.0
+	github.com/xmojo/diary/functions/media v0.6.0
+	github.com/xmojo/diary/functions/purge v0.6.0
+	github.com/xmojo/diary/functions/search v0.6.0
+	github.com/xmojo/diary/shared v0.6.0
 	sigs.k8s.io/yaml v1.6.0
 )
 

@@ -5,8 +5,8 @@ go 1.26.0
 require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/xmojo/diary/eventing v0.5.0
-	github.com/xmojo/diary/shared v0.5.0
+	github.com/xmojo/diary/eventing v0.6.0
+	github.com/xmojo/diary/shared v0.6.0
 	go.yaml.in/yaml/v3 v3.0.6
 )
 

@@ -7,8 +7,8 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/xmojo/diary/eventing v0.5.0
-	github.com/xmojo/diary/shared v0.5.0
+	github.com/xmojo/diary/eventing v0.6.0
+	github.com/xmojo/diary/shared v0.6.0
 	golang.org/x/crypto v0.59.0
 )
 

@@ -6,8 +6,8 @@ require (
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/xmojo/diary/eventing v0.5.0
-	github.com/xmojo/diary/shared v0.5.0
+	github.com/xmojo/diary/eventing v0.6.0
+	github.com/xmojo/diary/shared v0.6.0
 )
 
 require (
